@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivnet_region.h - creating, formatting, mapping and inspecting a region
+ * from userspace (the broker, endpoints, tools and tests).
+ *
+ * Backings:
+ *   IVNET_BACKING_SHM    POSIX shm object, path is its name ("/ivnet-seg0")
+ *   IVNET_BACKING_MEMFD  anonymous memfd (optionally MFD_HUGETLB); path names it
+ *   IVNET_BACKING_FILE   a file, e.g. in a hugetlbfs mount; path is the file
+ *
+ * Functions return 0 or a negative errno and, on failure, put a one-line
+ * reason in err (when err is not NULL).
+ */
+#ifndef IVNET_REGION_H
+#define IVNET_REGION_H
+
+#include <stdio.h>
+
+#include "ivnet_layout.h"
+
+enum ivnet_backing {
+	IVNET_BACKING_SHM,
+	IVNET_BACKING_MEMFD,
+	IVNET_BACKING_FILE,
+};
+
+struct ivnet_region_opts {
+	enum ivnet_backing backing;
+	const char *path;
+	int hugepages;	  /* MEMFD only: back it with hugetlb pages */
+	int numa_node;	  /* bind the pages to this node before first touch; -1: no */
+	const char *name; /* segment name written into the header */
+	struct ivnet_layout_params params;
+};
+
+struct ivnet_region {
+	void *base;
+	uint64_t size; /* bytes mapped */
+	int fd;
+	struct ivnet_layout layout;
+};
+
+#define IVNET_ERRLEN 160
+
+/* Create the backing, size it, map it, bind it and format it. */
+int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *r,
+			char err[IVNET_ERRLEN]);
+
+/* Map a formatted region from an fd (as received from the broker) and
+ * validate its header. The fd is kept (and closed by ivnet_region_close). */
+int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN]);
+
+/* Open a formatted POSIX shm object or file by path and attach it. */
+int ivnet_region_open(enum ivnet_backing backing, const char *path, struct ivnet_region *r,
+		      char err[IVNET_ERRLEN]);
+
+void ivnet_region_close(struct ivnet_region *r);
+
+static inline struct ivnet_peer *ivnet_region_peer(const struct ivnet_region *r, uint32_t id)
+{
+	return (struct ivnet_peer *)((uint8_t *)r->base + ivnet_peer_offset(&r->layout, id));
+}
+
+static inline struct ivnet_region_hdr *ivnet_region_hdr(const struct ivnet_region *r)
+{
+	return (struct ivnet_region_hdr *)r->base;
+}
+
+/* Human-readable summary of the layout and the peer table. */
+void ivnet_region_describe(const struct ivnet_region *r, FILE *out);
+
+#endif /* IVNET_REGION_H */

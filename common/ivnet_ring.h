@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivnet_ring.h - single-producer/single-consumer frame rings in shared memory.
+ *
+ * A struct ivnet_ring is one side's private view of one ring of a region
+ * (see ivnet_shm.h for the shared part). The view holds the pointers and
+ * geometry computed locally from a validated layout, its own index (the only
+ * authoritative copy) and the last validated value of the other side's index.
+ * Shared memory is never trusted: every index and descriptor read from it is
+ * validated before use, and a failed check costs a counted error and dropped
+ * frames, never an out-of-bounds access or an unbounded loop.
+ *
+ * Producer:                         Consumer:
+ *   p = ivnet_tx_reserve(r, len, m)   while (ivnet_rx_peek(r, &f)) {
+ *   copy len bytes to p                       use f.data[0 .. f.len)
+ *   ... more frames ...                       ivnet_rx_consume(r);
+ *   ivnet_tx_publish(r);              }
+ *   if (ivnet_tx_need_notify(r))      ivnet_rx_release(r);
+ *           ring the doorbell         if (ivnet_rx_arm(r)) sleep;
+ *
+ * Memory ordering (each pair is commented where it happens):
+ *  - head: the producer stores it with release after writing descriptors and
+ *    slots; the consumer loads it with acquire before reading them.
+ *  - tail: the consumer stores it with release after its last read of the
+ *    slots it frees; the producer loads it with acquire before reusing them.
+ *  - armed: store->load ordering on both sides needs a full barrier
+ *    (ivnet_mb), which acquire/release do not give.
+ *
+ * The same code runs in the guest kernel and in userspace.
+ */
+#ifndef IVNET_RING_H
+#define IVNET_RING_H
+
+#include "ivnet_layout.h"
+
+/* Offload metadata of a frame, the local form of a descriptor's fields. */
+struct ivnet_meta {
+	uint16_t flags; /* IVNET_DESC_F_CSUM_* */
+	uint8_t gso_type;
+	uint16_t gso_size;
+	uint16_t hdr_len;
+	uint16_t csum_start;
+	uint16_t csum_offset;
+};
+
+/* A frame to send (burst copy API). */
+struct ivnet_frame {
+	const void *data;
+	uint32_t len;
+	struct ivnet_meta meta;
+};
+
+/*
+ * A received frame, in place in shared memory: data stays valid until the
+ * next ivnet_rx_release(). The producer may still scribble over those bytes
+ * (a hostile peer can send any bytes anyway); their bounds cannot change.
+ */
+struct ivnet_rx_frame {
+	const uint8_t *data;
+	uint32_t len;
+	struct ivnet_meta meta;
+};
+
+/* A buffer to receive into (burst copy API). */
+struct ivnet_rx_buf {
+	void *data;
+	uint32_t cap;
+	uint32_t len;
+	struct ivnet_meta meta;
+};
+
+struct ivnet_ring_stats {
+	uint64_t bad_index; /* the other side's index was out of range */
+	uint64_t bad_desc;  /* a descriptor failed validation: its frame dropped */
+	uint64_t resync;    /* no frame boundary could be trusted: all pending dropped */
+	uint64_t full;	    /* producer: no room for a frame */
+	uint64_t notify;    /* producer: doorbells asked for */
+	uint64_t too_big;   /* consumer: a frame larger than the caller's buffer */
+};
+
+struct ivnet_ring {
+	struct ivnet_ring_ctrl *ctrl; /* shared */
+	struct ivnet_desc *desc;      /* shared, slot_count entries */
+	uint8_t *slots;		      /* shared, slot_count * slot_size bytes */
+	uint32_t slot_count;
+	uint32_t mask;
+	uint32_t slot_size;
+	uint32_t slot_shift;
+	uint32_t max_frame;
+	/*
+	 * Producer: head is its own (private) index, tail the last validated
+	 * consumer index. Consumer: tail is its own, head the last validated
+	 * producer index. pub is the last value of its own index it published.
+	 */
+	uint32_t head;
+	uint32_t tail;
+	uint32_t pub;
+	uint32_t peek_slots; /* consumer: slots of the frame peek() returned */
+	struct ivnet_ring_stats stats;
+};
+
+/*
+ * Attach to the ring that carries frames from `from` to `to` in a region
+ * mapped at base, with a layout validated by the caller (ids < max_peers and
+ * distinct). The producer continues from the published head when it is
+ * consistent with the consumer's tail, else restarts at that tail. The
+ * consumer starts at the current head: nothing queued before it attached is
+ * ever consumed.
+ */
+int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,
+			 uint32_t from, uint32_t to);
+int ivnet_ring_attach_rx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,
+			 uint32_t from, uint32_t to);
+
+/* Consumer: drop everything queued (the producer restarted). */
+void ivnet_rx_resync(struct ivnet_ring *r);
+
+/* ------------------------------------------------------------- producer */
+
+/*
+ * Re-read the consumer's tail. A valid tail lies between the last one seen
+ * and the head we published (a consumer can neither go back nor free what
+ * it was not given).
+ */
+static inline int ivnet_tx_refresh(struct ivnet_ring *r, uint32_t need)
+{
+	/* acquire: pairs with the consumer's release in ivnet_rx_release(), so
+	 * its reads of the slots it freed happen before we overwrite them. */
+	uint32_t t = ivnet_load_acquire(&r->ctrl->cons.tail);
+
+	if (ivnet_unlikely((uint32_t)(t - r->tail) > (uint32_t)(r->pub - r->tail))) {
+		r->stats.bad_index++;
+		return 0;
+	}
+	r->tail = t;
+	return r->slot_count - (r->head - t) >= need;
+}
+
+/*
+ * Stalled (full): if our published head was overwritten, publish it again,
+ * so that a scribble over shared memory heals instead of stalling the ring.
+ */
+static inline void ivnet_tx_reassert(struct ivnet_ring *r)
+{
+	if (ivnet_load_relaxed(&r->ctrl->prod.head) != r->pub)
+		/* release: as in ivnet_tx_publish(). */
+		ivnet_store_release(&r->ctrl->prod.head, r->pub);
+}
+
+static inline void ivnet_desc_write(struct ivnet_desc *d, uint32_t len, const struct ivnet_meta *m)
+{
+	/* Plain stores: the release store of head publishes them. */
+	d->len = len;
+	d->flags = m ? m->flags : 0;
+	d->gso_type = m ? m->gso_type : 0;
+	d->reserved = 0;
+	d->gso_size = m ? m->gso_size : 0;
+	d->hdr_len = m ? m->hdr_len : 0;
+	d->csum_start = m ? m->csum_start : 0;
+	d->csum_offset = m ? m->csum_offset : 0;
+}
+
+/*
+ * Reserve room for one frame of len bytes and write its descriptor. Returns
+ * where to copy the len bytes (contiguous), or NULL when the ring is full
+ * (counted) or len is out of range. Nothing is visible to the consumer until
+ * ivnet_tx_publish().
+ */
+static inline void *ivnet_tx_reserve(struct ivnet_ring *r, uint32_t len, const struct ivnet_meta *m)
+{
+	uint32_t k, pos, pad;
+
+	if (ivnet_unlikely(len < IVNET_FRAME_MIN || len > r->max_frame))
+		return NULL;
+	k = (len + r->slot_size - 1) >> r->slot_shift;
+	pos = r->head & r->mask;
+	pad = pos + k > r->slot_count ? r->slot_count - pos : 0;
+	if (r->slot_count - (r->head - r->tail) < pad + k && !ivnet_tx_refresh(r, pad + k)) {
+		r->stats.full++;
+		ivnet_tx_reassert(r);
+		return NULL;
+	}
+	if (pad) {
+		ivnet_desc_write(&r->desc[pos], 0, NULL);
+		r->desc[pos].flags = IVNET_DESC_F_PAD;
+		r->head += pad;
+		pos = 0;
+	}
+	ivnet_desc_write(&r->desc[pos], len, m);
+	r->head += k;
+	return r->slots + ((size_t)pos << r->slot_shift);
+}
+
+/* Make every reserved frame visible to the consumer. */
+static inline void ivnet_tx_publish(struct ivnet_ring *r)
+{
+	if (r->head == r->pub)
+		return;
+	/* release: the descriptors and slot bytes written since the last
+	 * publish are visible before the new head; pairs with the acquire in
+	 * ivnet_rx_avail(). */
+	ivnet_store_release(&r->ctrl->prod.head, r->head);
+	r->pub = r->head;
+}
+
+/*
+ * After a publish: does the consumer want a doorbell? At most one per time
+ * the consumer armed, however many batches follow.
+ */
+static inline int ivnet_tx_need_notify(struct ivnet_ring *r)
+{
+	/* Full barrier: our head store must be visible before we read armed
+	 * (store->load). Pairs with the barrier in ivnet_rx_arm(): either the
+	 * consumer sees our head or we see its armed flag. */
+	ivnet_mb();
+	if (!ivnet_load_relaxed(&r->ctrl->wake.armed))
+		return 0;
+	/* Clear it so that the next batches do not ring again; the consumer
+	 * re-arms (and re-checks) before it next sleeps. */
+	ivnet_store_relaxed(&r->ctrl->wake.armed, 0);
+	r->stats.notify++;
+	return 1;
+}
+
+/* Copy up to n frames in, publish once. Returns how many were queued. */
+static inline unsigned int ivnet_tx_burst(struct ivnet_ring *r, const struct ivnet_frame *f,
+					  unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		void *p = ivnet_tx_reserve(r, f[i].len, &f[i].meta);
+
+		if (!p)
+			break;
+		memcpy(p, f[i].data, f[i].len);
+	}
+	ivnet_tx_publish(r);
+	return i;
+}
+
+/* ------------------------------------------------------------- consumer */
+
+/*
+ * Slots the consumer may read now; re-reads head only when it has used up
+ * what it saw. A valid head lies within slot_count of the tail we published
+ * and not before our own tail.
+ */
+static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
+{
+	uint32_t h;
+
+	if (r->head != r->tail)
+		return r->head - r->tail;
+	/* acquire: pairs with the producer's release in ivnet_tx_publish();
+	 * descriptors and slots before head are visible once we see it. */
+	h = ivnet_load_acquire(&r->ctrl->prod.head);
+	if (ivnet_unlikely((uint32_t)(h - r->pub) > r->slot_count ||
+			   (uint32_t)(h - r->pub) < (uint32_t)(r->tail - r->pub))) {
+		r->stats.bad_index++;
+		return 0;
+	}
+	r->head = h;
+	return h - r->tail;
+}
+
+/* Read a descriptor once, field by field, into private memory. */
+static inline void ivnet_desc_read(const struct ivnet_desc *s, struct ivnet_desc *d)
+{
+	d->len = ivnet_load_relaxed(&s->len);
+	d->flags = ivnet_load_relaxed(&s->flags);
+	d->gso_type = ivnet_load_relaxed(&s->gso_type);
+	d->gso_size = ivnet_load_relaxed(&s->gso_size);
+	d->hdr_len = ivnet_load_relaxed(&s->hdr_len);
+	d->csum_start = ivnet_load_relaxed(&s->csum_start);
+	d->csum_offset = ivnet_load_relaxed(&s->csum_offset);
+}
+
+static inline int ivnet_meta_valid(const struct ivnet_desc *d)
+{
+	uint32_t gso = d->gso_type & ~IVNET_GSO_ECN;
+
+	if (d->flags & ~(uint32_t)(IVNET_DESC_F_CSUM_PARTIAL | IVNET_DESC_F_CSUM_VALID))
+		return 0;
+	if ((d->flags & IVNET_DESC_F_CSUM_PARTIAL) &&
+	    (uint32_t)d->csum_start + d->csum_offset + 2 > d->len)
+		return 0;
+	if (d->hdr_len > d->len)
+		return 0;
+	switch (gso) {
+	case IVNET_GSO_NONE:
+		return d->gso_type == IVNET_GSO_NONE;
+	case IVNET_GSO_TCPV4:
+	case IVNET_GSO_UDP:
+	case IVNET_GSO_TCPV6:
+	case IVNET_GSO_UDP_L4:
+		return d->gso_size != 0;
+	default:
+		return 0;
+	}
+}
+
+/* No frame boundary can be trusted: drop all that is queued. */
+static inline void ivnet_rx_drop_pending(struct ivnet_ring *r)
+{
+	r->stats.resync++;
+	r->tail = r->head;
+}
+
+/*
+ * The next valid frame, in place; skips PAD descriptors and drops (and
+ * counts) invalid ones. Returns 0 when there is none. A call skips at most
+ * slot_count slots, so a producer that keeps writing garbage cannot hold the
+ * consumer here.
+ */
+static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
+{
+	uint32_t skipped = 0;
+
+	while (skipped < r->slot_count) {
+		uint32_t avail = ivnet_rx_avail(r), pos, k;
+		struct ivnet_desc d;
+
+		if (!avail)
+			return 0;
+		pos = r->tail & r->mask;
+		ivnet_desc_read(&r->desc[pos], &d);
+		if (d.flags & IVNET_DESC_F_PAD) {
+			k = r->slot_count - pos;
+			if (ivnet_unlikely(d.flags != IVNET_DESC_F_PAD || k > avail)) {
+				r->stats.bad_desc++;
+				skipped += avail;
+				ivnet_rx_drop_pending(r);
+				continue;
+			}
+			skipped += k;
+			r->tail += k;
+			continue;
+		}
+		if (ivnet_unlikely(d.len < IVNET_FRAME_MIN || d.len > r->max_frame)) {
+			r->stats.bad_desc++;
+			skipped += avail;
+			ivnet_rx_drop_pending(r);
+			continue;
+		}
+		k = (d.len + r->slot_size - 1) >> r->slot_shift;
+		if (ivnet_unlikely(k > avail || pos + k > r->slot_count)) {
+			r->stats.bad_desc++;
+			skipped += avail;
+			ivnet_rx_drop_pending(r);
+			continue;
+		}
+		if (ivnet_unlikely(!ivnet_meta_valid(&d))) {
+			r->stats.bad_desc++;
+			skipped += k;
+			r->tail += k;
+			continue;
+		}
+		f->data = r->slots + ((size_t)pos << r->slot_shift);
+		f->len = d.len;
+		f->meta.flags = d.flags;
+		f->meta.gso_type = d.gso_type;
+		f->meta.gso_size = d.gso_size;
+		f->meta.hdr_len = d.hdr_len;
+		f->meta.csum_start = d.csum_start;
+		f->meta.csum_offset = d.csum_offset;
+		r->peek_slots = k;
+		return 1;
+	}
+	return 0;
+}
+
+/* Step past the frame peek() returned (still readable until release). */
+static inline void ivnet_rx_consume(struct ivnet_ring *r)
+{
+	r->tail += r->peek_slots;
+	r->peek_slots = 0;
+}
+
+/* Hand every consumed slot back to the producer. */
+static inline void ivnet_rx_release(struct ivnet_ring *r)
+{
+	if (r->tail == r->pub)
+		return;
+	/* release: our reads of the consumed slots complete before the
+	 * producer can see them free; pairs with the acquire in
+	 * ivnet_tx_refresh(). */
+	ivnet_store_release(&r->ctrl->cons.tail, r->tail);
+	r->pub = r->tail;
+}
+
+/*
+ * Copy up to n frames out into the caller's buffers, release once. A frame
+ * larger than its buffer is dropped and counted (too_big).
+ */
+static inline unsigned int ivnet_rx_burst(struct ivnet_ring *r, struct ivnet_rx_buf *b,
+					  unsigned int n)
+{
+	struct ivnet_rx_frame f;
+	unsigned int i = 0;
+
+	while (i < n && ivnet_rx_peek(r, &f)) {
+		if (f.len > b[i].cap) {
+			r->stats.too_big++;
+		} else {
+			memcpy(b[i].data, f.data, f.len);
+			b[i].len = f.len;
+			b[i].meta = f.meta;
+			i++;
+		}
+		ivnet_rx_consume(r);
+	}
+	ivnet_rx_release(r);
+	return i;
+}
+
+/*
+ * Notification suppression, consumer side. A consumer with several rings on
+ * one doorbell sets armed on each, issues one ivnet_mb(), then checks each
+ * with ivnet_rx_avail(); ivnet_rx_arm() does that for one ring.
+ */
+static inline void ivnet_rx_set_armed(struct ivnet_ring *r, uint32_t on)
+{
+	ivnet_store_relaxed(&r->ctrl->wake.armed, on);
+}
+
+/* Returns 1 if the ring is still empty (sleep now), 0 if frames arrived. */
+static inline int ivnet_rx_arm(struct ivnet_ring *r)
+{
+	/* About to idle: if our published tail was overwritten, publish it
+	 * again (as ivnet_tx_reassert() does for head). */
+	if (ivnet_load_relaxed(&r->ctrl->cons.tail) != r->pub)
+		/* release: as in ivnet_rx_release(). */
+		ivnet_store_release(&r->ctrl->cons.tail, r->pub);
+	ivnet_rx_set_armed(r, 1);
+	/* Full barrier: armed must be visible before we read head (store->
+	 * load). Pairs with the barrier in ivnet_tx_need_notify(). */
+	ivnet_mb();
+	if (ivnet_rx_avail(r) == 0)
+		return 1;
+	/* Work arrived: no doorbell needed, spare the producer a VM exit. */
+	ivnet_rx_set_armed(r, 0);
+	return 0;
+}
+
+#endif /* IVNET_RING_H */

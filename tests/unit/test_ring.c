@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Ring semantics, single-threaded: empty and full rings, wrap-around with
+ * every frame checked, bursts of 1..N, largest frames with their offload
+ * metadata, copy-free receive, attach/resync rules and notification
+ * suppression.
+ */
+#include "testlib.h"
+
+#define SIZE (1ULL << 22)
+
+struct pair {
+	struct ivnet_layout l;
+	void *base;
+	struct ivnet_ring tx, rx;
+};
+
+static void pair_open(struct pair *p, uint32_t max_slots)
+{
+	struct ivnet_layout_params prm = {
+		.region_size = SIZE, .max_peers = 2, .max_slots = max_slots};
+
+	CHECK_EQ(ivnet_layout_compute(&prm, &p->l), 0);
+	p->base = aligned_alloc(IVNET_PAGE, SIZE);
+	CHECK(p->base);
+	memset(p->base, 0x5a, SIZE);
+	ivnet_layout_format(p->base, &p->l, "ring", 7);
+	CHECK_EQ(ivnet_ring_attach_tx(&p->tx, p->base, &p->l, 0, 1), 0);
+	CHECK_EQ(ivnet_ring_attach_rx(&p->rx, p->base, &p->l, 0, 1), 0);
+}
+
+static void pair_close(struct pair *p)
+{
+	free(p->base);
+}
+
+static int send_seq(struct ivnet_ring *r, uint32_t len, uint64_t seq)
+{
+	struct ivnet_meta m = {0};
+	uint8_t *d = ivnet_tx_reserve(r, len, &m);
+
+	if (!d)
+		return 0;
+	t_fill(d, len, seq);
+	return 1;
+}
+
+static void expect_seq(struct ivnet_ring *r, uint32_t len, uint64_t seq)
+{
+	struct ivnet_rx_frame f;
+	long bad;
+
+	CHECK(ivnet_rx_peek(r, &f));
+	CHECK_EQ(f.len, len);
+	bad = t_verify(f.data, f.len, seq);
+	if (bad >= 0) {
+		fprintf(stderr, "frame %" PRIu64 " len %u: byte %ld differs\n", seq, len, bad);
+		exit(1);
+	}
+	ivnet_rx_consume(r);
+}
+
+static void test_empty(void)
+{
+	struct pair p;
+	struct ivnet_rx_frame f;
+
+	pair_open(&p, 0);
+	CHECK_EQ(ivnet_rx_avail(&p.rx), 0);
+	CHECK(!ivnet_rx_peek(&p.rx, &f));
+	/* reserved but unpublished frames are invisible */
+	CHECK(send_seq(&p.tx, 100, 1));
+	CHECK(!ivnet_rx_peek(&p.rx, &f));
+	ivnet_tx_publish(&p.tx);
+	expect_seq(&p.rx, 100, 1);
+	CHECK(!ivnet_rx_peek(&p.rx, &f));
+	ivnet_rx_release(&p.rx);
+	CHECK_EQ(p.rx.stats.bad_desc + p.rx.stats.bad_index, 0);
+	pair_close(&p);
+}
+
+static void test_bad_lengths(void)
+{
+	struct pair p;
+
+	pair_open(&p, 0);
+	CHECK(ivnet_tx_reserve(&p.tx, 0, NULL) == NULL);
+	CHECK(ivnet_tx_reserve(&p.tx, IVNET_FRAME_MIN - 1, NULL) == NULL);
+	CHECK(ivnet_tx_reserve(&p.tx, p.l.max_frame + 1, NULL) == NULL);
+	CHECK(ivnet_tx_reserve(&p.tx, p.l.max_frame, NULL) != NULL);
+	pair_close(&p);
+}
+
+/* Fill to the brim: exactly as many frames as slots allow, then refusal. */
+static void test_full(void)
+{
+	struct pair p;
+	uint32_t len, n, i, per;
+
+	for (len = 64; len <= 8192; len *= 4) {
+		pair_open(&p, 256);
+		per = ivnet_frame_slots(len, p.l.slot_size);
+		for (n = 0; send_seq(&p.tx, len, n); n++)
+			;
+		CHECK_EQ(n, p.l.slot_count / per);
+		CHECK_EQ(p.tx.stats.full, 1);
+		ivnet_tx_publish(&p.tx);
+		/* consuming without release frees nothing */
+		expect_seq(&p.rx, len, 0);
+		CHECK(!send_seq(&p.tx, len, n));
+		ivnet_rx_release(&p.rx);
+		CHECK(send_seq(&p.tx, len, n));
+		ivnet_tx_publish(&p.tx);
+		for (i = 1; i <= n; i++)
+			expect_seq(&p.rx, len, i);
+		ivnet_rx_release(&p.rx);
+		CHECK_EQ(ivnet_rx_avail(&p.rx), 0);
+		pair_close(&p);
+	}
+}
+
+/*
+ * Many times round a small ring with sizes that rarely divide its length,
+ * so frames often need padding to the wrap; every byte is checked.
+ */
+static void test_wrap(void)
+{
+	struct pair p;
+	uint64_t seed = 42, sent = 0, got = 0;
+	uint32_t lens[4096];
+	uint32_t laps_before;
+
+	pair_open(&p, 128);
+	laps_before = p.tx.head;
+	while (got < 20000) {
+		uint32_t burst = t_rand_range(&seed, 1, 40), i;
+
+		for (i = 0; i < burst; i++) {
+			uint32_t len = t_rand_range(&seed, 14, i % 7 ? 3000 : p.l.max_frame);
+
+			if (!send_seq(&p.tx, len, sent))
+				break;
+			lens[sent % 4096] = len;
+			sent++;
+		}
+		ivnet_tx_publish(&p.tx);
+		burst = t_rand_range(&seed, 1, 40);
+		for (i = 0; i < burst && got < sent; i++, got++)
+			expect_seq(&p.rx, lens[got % 4096], got);
+		ivnet_rx_release(&p.rx);
+	}
+	/* went round many times, and never saw a bad descriptor */
+	CHECK((p.tx.head - laps_before) / p.l.slot_count > 100);
+	CHECK_EQ(p.rx.stats.bad_desc + p.rx.stats.bad_index + p.rx.stats.resync, 0);
+	CHECK_EQ(p.tx.stats.bad_index, 0);
+	pair_close(&p);
+}
+
+/* ivnet_tx_burst / ivnet_rx_burst for every burst size 1..N. */
+static void test_bursts(void)
+{
+	enum { N = 64, LEN = 1500 };
+	static uint8_t in[N][LEN], out[N][LEN];
+	struct ivnet_frame f[N];
+	struct ivnet_rx_buf b[N];
+	struct pair p;
+	uint64_t seq = 0, rseq = 0;
+	uint32_t n, i;
+
+	pair_open(&p, 0);
+	for (n = 1; n <= N; n++) {
+		for (i = 0; i < n; i++) {
+			uint32_t len = 14 + (uint32_t)((seq * 37) % (LEN - 14));
+
+			t_fill(in[i], len, seq++);
+			f[i] = (struct ivnet_frame){.data = in[i], .len = len};
+			b[i] = (struct ivnet_rx_buf){.data = out[i], .cap = LEN};
+		}
+		CHECK_EQ(ivnet_tx_burst(&p.tx, f, n), n);
+		CHECK_EQ(p.tx.pub, p.tx.head); /* one publish for the burst */
+		CHECK_EQ(ivnet_rx_burst(&p.rx, b, n), n);
+		for (i = 0; i < n; i++, rseq++) {
+			CHECK_EQ(b[i].len, f[i].len);
+			CHECK_EQ(t_verify(out[i], b[i].len, rseq), -1);
+		}
+		/* nothing more */
+		CHECK_EQ(ivnet_rx_burst(&p.rx, b, n), 0);
+	}
+	/* a receive buffer too small for the frame: dropped and counted */
+	t_fill(in[0], LEN, 1);
+	f[0] = (struct ivnet_frame){.data = in[0], .len = LEN};
+	t_fill(in[1], 100, 2);
+	f[1] = (struct ivnet_frame){.data = in[1], .len = 100};
+	CHECK_EQ(ivnet_tx_burst(&p.tx, f, 2), 2);
+	b[0] = (struct ivnet_rx_buf){.data = out[0], .cap = LEN - 1};
+	CHECK_EQ(ivnet_rx_burst(&p.rx, b, 1), 1);
+	CHECK_EQ(b[0].len, 100);
+	CHECK_EQ(p.rx.stats.too_big, 1);
+	pair_close(&p);
+}
+
+/* A 64 KiB TCP super-packet crosses whole, with its offload metadata. */
+static void test_gso_frame(void)
+{
+	struct ivnet_meta m = {
+		.flags = IVNET_DESC_F_CSUM_PARTIAL,
+		.gso_type = IVNET_GSO_TCPV6 | IVNET_GSO_ECN,
+		.gso_size = 1440,
+		.hdr_len = 14 + 40 + 32,
+		.csum_start = 14 + 40,
+		.csum_offset = 16,
+	};
+	struct ivnet_rx_frame f;
+	struct pair p;
+	uint8_t *d;
+
+	pair_open(&p, 0);
+	d = ivnet_tx_reserve(&p.tx, p.l.max_frame, &m);
+	CHECK(d);
+	t_fill(d, p.l.max_frame, 9);
+	ivnet_tx_publish(&p.tx);
+	CHECK(ivnet_rx_peek(&p.rx, &f));
+	CHECK_EQ(f.len, IVNET_FRAME_MAX);
+	CHECK_EQ(t_verify(f.data, f.len, 9), -1);
+	CHECK_EQ(f.meta.flags, m.flags);
+	CHECK_EQ(f.meta.gso_type, m.gso_type);
+	CHECK_EQ(f.meta.gso_size, m.gso_size);
+	CHECK_EQ(f.meta.hdr_len, m.hdr_len);
+	CHECK_EQ(f.meta.csum_start, m.csum_start);
+	CHECK_EQ(f.meta.csum_offset, m.csum_offset);
+	/* the frame is one contiguous run inside the ring's slot area */
+	CHECK(f.data >= p.rx.slots);
+	CHECK(f.data + f.len <= p.rx.slots + (size_t)p.l.slot_count * p.l.slot_size);
+	ivnet_rx_consume(&p.rx);
+	ivnet_rx_release(&p.rx);
+	pair_close(&p);
+}
+
+/* Metadata a receiver cannot honour is dropped; the next frame arrives. */
+static void test_bad_meta(void)
+{
+	static const struct ivnet_meta bad[] = {
+		{.flags = IVNET_DESC_F_CSUM_PARTIAL, .csum_start = 90, .csum_offset = 9},
+		{.flags = 1u << 9},
+		{.gso_type = IVNET_GSO_TCPV4}, /* no gso_size */
+		{.gso_type = 2, .gso_size = 100},
+		{.gso_type = IVNET_GSO_ECN},
+		{.hdr_len = 101},
+	};
+	struct pair p;
+	size_t i;
+
+	pair_open(&p, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint8_t *d = ivnet_tx_reserve(&p.tx, 100, &bad[i]);
+
+		CHECK(d);
+		t_fill(d, 100, 1000 + i);
+		CHECK(send_seq(&p.tx, 60, i));
+		ivnet_tx_publish(&p.tx);
+		expect_seq(&p.rx, 60, i);
+		CHECK_EQ(p.rx.stats.bad_desc, i + 1);
+	}
+	ivnet_rx_release(&p.rx);
+	pair_close(&p);
+}
+
+/* Copy-free receive: slots stay ours until release, then are reused. */
+static void test_zero_copy(void)
+{
+	struct ivnet_rx_frame f[8];
+	struct pair p;
+	uint32_t n, i;
+
+	pair_open(&p, 128);
+	for (n = 0; send_seq(&p.tx, 2048, n); n++)
+		;
+	ivnet_tx_publish(&p.tx);
+	CHECK_EQ(n, 128);
+	for (i = 0; i < 8; i++) {
+		CHECK(ivnet_rx_peek(&p.rx, &f[i]));
+		ivnet_rx_consume(&p.rx);
+	}
+	/* producer is still full: nothing released */
+	CHECK(!send_seq(&p.tx, 2048, 100));
+	for (i = 0; i < 8; i++)
+		CHECK_EQ(t_verify(f[i].data, f[i].len, i), -1);
+	ivnet_rx_release(&p.rx);
+	for (i = 0; i < 8; i++)
+		CHECK(send_seq(&p.tx, 2048, 100 + i));
+	CHECK(!send_seq(&p.tx, 2048, 200));
+	pair_close(&p);
+}
+
+/* Notification suppression: one doorbell per sleep, however many batches. */
+static void test_notify_suppression(void)
+{
+	struct pair p;
+	int i;
+
+	pair_open(&p, 0);
+	/* consumer awake: no doorbells at all */
+	for (i = 0; i < 10; i++) {
+		CHECK(send_seq(&p.tx, 64, (uint64_t)i));
+		ivnet_tx_publish(&p.tx);
+		CHECK(!ivnet_tx_need_notify(&p.tx));
+	}
+	/* frames pending: arming refuses to sleep and leaves no flag */
+	CHECK(!ivnet_rx_arm(&p.rx));
+	CHECK_EQ(p.rx.ctrl->wake.armed, 0);
+	for (i = 0; i < 10; i++)
+		expect_seq(&p.rx, 64, (uint64_t)i);
+	ivnet_rx_release(&p.rx);
+	/* empty: arm, sleep; the first batch rings, later ones do not */
+	CHECK(ivnet_rx_arm(&p.rx));
+	CHECK(send_seq(&p.tx, 64, 10));
+	ivnet_tx_publish(&p.tx);
+	CHECK(ivnet_tx_need_notify(&p.tx));
+	for (i = 11; i < 20; i++) {
+		CHECK(send_seq(&p.tx, 64, (uint64_t)i));
+		ivnet_tx_publish(&p.tx);
+		CHECK(!ivnet_tx_need_notify(&p.tx));
+	}
+	CHECK_EQ(p.tx.stats.notify, 1);
+	for (i = 10; i < 20; i++)
+		expect_seq(&p.rx, 64, (uint64_t)i);
+	ivnet_rx_release(&p.rx);
+	/* sleep again: another doorbell */
+	CHECK(ivnet_rx_arm(&p.rx));
+	CHECK(send_seq(&p.tx, 64, 20));
+	ivnet_tx_publish(&p.tx);
+	CHECK(ivnet_tx_need_notify(&p.tx));
+	CHECK_EQ(p.tx.stats.notify, 2);
+	pair_close(&p);
+}
+
+/* Attach rules: a new consumer never sees stale frames; a producer resumes. */
+static void test_attach(void)
+{
+	struct ivnet_rx_frame f;
+	struct ivnet_ring tx2;
+	struct pair p;
+
+	pair_open(&p, 0);
+	CHECK(send_seq(&p.tx, 500, 1));
+	CHECK(send_seq(&p.tx, 500, 2));
+	ivnet_tx_publish(&p.tx);
+	/* the consumer restarts: frames from before are gone */
+	CHECK_EQ(ivnet_ring_attach_rx(&p.rx, p.base, &p.l, 0, 1), 0);
+	CHECK(!ivnet_rx_peek(&p.rx, &f));
+	/* the producer restarts: it resumes from the published head */
+	CHECK_EQ(ivnet_ring_attach_tx(&tx2, p.base, &p.l, 0, 1), 0);
+	CHECK_EQ(tx2.head, p.tx.head);
+	CHECK(send_seq(&tx2, 500, 3));
+	ivnet_tx_publish(&tx2);
+	expect_seq(&p.rx, 500, 3);
+	ivnet_rx_release(&p.rx);
+	/* a garbage head in shared memory: the producer restarts at the tail */
+	p.rx.ctrl->prod.head += 12345;
+	CHECK(!ivnet_rx_peek(&p.rx, &f));
+	CHECK_EQ(p.rx.stats.bad_index, 1);
+	CHECK_EQ(ivnet_ring_attach_tx(&tx2, p.base, &p.l, 0, 1), 0);
+	CHECK_EQ(tx2.stats.bad_index, 1);
+	CHECK_EQ(tx2.head, p.rx.tail);
+	CHECK(send_seq(&tx2, 500, 4));
+	ivnet_tx_publish(&tx2);
+	/* ... and the consumer, who saw the garbage head first, resyncs */
+	ivnet_rx_resync(&p.rx);
+	CHECK(send_seq(&tx2, 500, 5));
+	ivnet_tx_publish(&tx2);
+	expect_seq(&p.rx, 500, 5);
+	/* bad ids */
+	CHECK_EQ(ivnet_ring_attach_tx(&tx2, p.base, &p.l, 1, 1), -EINVAL);
+	CHECK_EQ(ivnet_ring_attach_rx(&tx2, p.base, &p.l, 0, 2), -EINVAL);
+	pair_close(&p);
+}
+
+/* All rings of a 4-peer region are independent. */
+static void test_many_pairs(void)
+{
+	struct ivnet_layout l;
+	void *base = t_region_mem(&l, SIZE * 4, 4);
+	struct ivnet_ring tx[4][4], rx[4][4];
+	uint32_t a, b;
+
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 4; b++)
+			if (a != b) {
+				CHECK_EQ(ivnet_ring_attach_tx(&tx[a][b], base, &l, a, b), 0);
+				CHECK_EQ(ivnet_ring_attach_rx(&rx[a][b], base, &l, a, b), 0);
+			}
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 4; b++)
+			if (a != b) {
+				CHECK(send_seq(&tx[a][b], 200 + a * 4 + b, a * 4 + b));
+				ivnet_tx_publish(&tx[a][b]);
+			}
+	for (a = 0; a < 4; a++)
+		for (b = 0; b < 4; b++)
+			if (a != b) {
+				expect_seq(&rx[a][b], 200 + a * 4 + b, a * 4 + b);
+				CHECK_EQ(ivnet_rx_avail(&rx[a][b]), 0);
+			}
+	free(base);
+}
+
+int main(void)
+{
+	test_empty();
+	test_bad_lengths();
+	test_full();
+	test_wrap();
+	test_bursts();
+	test_gso_frame();
+	test_bad_meta();
+	test_zero_copy();
+	test_notify_suppression();
+	test_attach();
+	test_many_pairs();
+	printf("test_ring: ok\n");
+	return 0;
+}
