@@ -22,9 +22,11 @@
 
 #define ivnet_load_relaxed(p) READ_ONCE(*(p))
 #define ivnet_store_relaxed(p, v) WRITE_ONCE(*(p), (v))
-#define ivnet_load_acquire(p) smp_load_acquire(p)
-#define ivnet_store_release(p, v) smp_store_release((p), (v))
-#define ivnet_mb() smp_mb()
+/* The other party is another VM: the virt_ barriers stay real barriers
+ * even in a guest kernel built without SMP (as in virtio). */
+#define ivnet_load_acquire(p) virt_load_acquire(p)
+#define ivnet_store_release(p, v) virt_store_release((p), (v))
+#define ivnet_mb() virt_mb()
 #define ivnet_likely(x) likely(x)
 #define ivnet_unlikely(x) unlikely(x)
 

@@ -46,10 +46,13 @@ static int open_backing(const struct ivnet_region_opts *o, char *err)
 
 	switch (o->backing) {
 	case IVNET_BACKING_SHM:
-		fd = shm_open(path, O_RDWR | O_CREAT, 0600);
+		/* Never an object someone else may be using: the caller
+		 * unlinks a stale one first if it means to replace it. */
+		fd = shm_open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 		break;
 	case IVNET_BACKING_MEMFD:
-		fd = memfd_create(path, MFD_CLOEXEC | (o->hugepages ? MFD_HUGETLB : 0));
+		fd = memfd_create(path, MFD_CLOEXEC | MFD_ALLOW_SEALING |
+						(o->hugepages ? MFD_HUGETLB : 0));
 		break;
 	case IVNET_BACKING_FILE:
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -117,6 +120,13 @@ int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *
 	if (ftruncate(r->fd, (off_t)r->size) < 0) {
 		ret = fail(err, errno, "size %s to %" PRIu64 " bytes: %s", backing_name(o->backing),
 			   r->size, strerror(errno));
+		goto err_close;
+	}
+	/* A memfd's size is sealed: no holder of the fd (every peer has it)
+	 * can shrink it under the others' mappings and have them fault. */
+	if (o->backing == IVNET_BACKING_MEMFD &&
+	    fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		ret = fail(err, errno, "sealing the memfd: %s", strerror(errno));
 		goto err_close;
 	}
 	ret = map_fd(r->fd, r->size, &r->base, err);

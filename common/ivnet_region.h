@@ -4,9 +4,15 @@
  * from userspace (the broker, endpoints, tools and tests).
  *
  * Backings:
- *   IVNET_BACKING_SHM    POSIX shm object, path is its name ("/ivnet-seg0")
- *   IVNET_BACKING_MEMFD  anonymous memfd (optionally MFD_HUGETLB); path names it
+ *   IVNET_BACKING_SHM    POSIX shm object, path is its name ("/ivnet-seg0");
+ *                        created exclusively (an existing one is an error)
+ *   IVNET_BACKING_MEMFD  anonymous memfd (optionally MFD_HUGETLB); path names
+ *                        it. Its size is sealed: the safest backing, since
+ *                        every peer holds the fd
  *   IVNET_BACKING_FILE   a file, e.g. in a hugetlbfs mount; path is the file
+ *
+ * With SHM and FILE backings, any process holding the fd could truncate it
+ * and make the other mappings fault: only trusted host processes get it.
  *
  * Functions return 0 or a negative errno and, on failure, put a one-line
  * reason in err (when err is not NULL).

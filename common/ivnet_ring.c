@@ -58,6 +58,7 @@ void ivnet_rx_resync(struct ivnet_ring *r)
 	r->head = h;
 	r->tail = h;
 	r->peek_slots = 0;
+	r->bad_head_seen = 0;
 	/* release: as in ivnet_rx_release(). */
 	ivnet_store_release(&r->ctrl->cons.tail, h);
 	r->pub = h;

@@ -95,7 +95,10 @@ struct ivnet_ring {
 	uint32_t head;
 	uint32_t tail;
 	uint32_t pub;
-	uint32_t peek_slots; /* consumer: slots of the frame peek() returned */
+	uint32_t peek_slots;	/* consumer: slots of the frame peek() returned */
+	uint32_t published;	/* producer: head moved since the last need_notify */
+	uint32_t bad_head;	/* consumer: the last invalid head seen ... */
+	uint32_t bad_head_seen; /* ... and how many times in a row */
 	struct ivnet_ring_stats stats;
 };
 
@@ -111,9 +114,6 @@ int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_la
 			 uint32_t from, uint32_t to);
 int ivnet_ring_attach_rx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,
 			 uint32_t from, uint32_t to);
-
-/* Consumer: drop everything queued (the producer restarted). */
-void ivnet_rx_resync(struct ivnet_ring *r);
 
 /* ------------------------------------------------------------- producer */
 
@@ -201,6 +201,7 @@ static inline void ivnet_tx_publish(struct ivnet_ring *r)
 	 * ivnet_rx_avail(). */
 	ivnet_store_release(&r->ctrl->prod.head, r->head);
 	r->pub = r->head;
+	r->published = 1;
 }
 
 /*
@@ -209,6 +210,10 @@ static inline void ivnet_tx_publish(struct ivnet_ring *r)
  */
 static inline int ivnet_tx_need_notify(struct ivnet_ring *r)
 {
+	/* Nothing new since the last call: no doorbell, and no barrier. */
+	if (!r->published)
+		return 0;
+	r->published = 0;
 	/* Full barrier: our head store must be visible before we read armed
 	 * (store->load). Pairs with the barrier in ivnet_rx_arm(): either the
 	 * consumer sees our head or we see its armed flag. */
@@ -241,6 +246,31 @@ static inline unsigned int ivnet_tx_burst(struct ivnet_ring *r, const struct ivn
 
 /* ------------------------------------------------------------- consumer */
 
+/* Consumer: drop everything queued (the producer restarted). */
+void ivnet_rx_resync(struct ivnet_ring *r);
+
+/*
+ * An invalid head. A scribbled value changes or is overwritten by the
+ * producer's next publish; a head that stays the same is the producer's
+ * own (it re-publishes it while idle, see ivnet_tx_reassert()) and we are
+ * the ones out of step, having followed an earlier scribble: adopt it, so
+ * that the ring heals instead of wedging.
+ */
+#define IVNET_BAD_HEAD_ADOPT 3
+
+static inline void ivnet_rx_bad_head(struct ivnet_ring *r, uint32_t h)
+{
+	if (r->bad_head_seen && h == r->bad_head) {
+		if (++r->bad_head_seen >= IVNET_BAD_HEAD_ADOPT) {
+			r->stats.resync++;
+			ivnet_rx_resync(r);
+		}
+		return;
+	}
+	r->bad_head = h;
+	r->bad_head_seen = 1;
+}
+
 /*
  * Slots the consumer may read now; re-reads head only when it has used up
  * what it saw. A valid head lies within slot_count of the tail we published
@@ -258,8 +288,10 @@ static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
 	if (ivnet_unlikely((uint32_t)(h - r->pub) > r->slot_count ||
 			   (uint32_t)(h - r->pub) < (uint32_t)(r->tail - r->pub))) {
 		r->stats.bad_index++;
+		ivnet_rx_bad_head(r, h);
 		return 0;
 	}
+	r->bad_head_seen = 0;
 	r->head = h;
 	return h - r->tail;
 }
@@ -316,6 +348,8 @@ static inline void ivnet_rx_drop_pending(struct ivnet_ring *r)
 static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
 {
 	uint32_t skipped = 0;
+
+	r->peek_slots = 0; /* a consume() after a failed peek moves nothing */
 
 	while (skipped < r->slot_count) {
 		uint32_t avail = ivnet_rx_avail(r), pos, k;

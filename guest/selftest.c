@@ -96,8 +96,7 @@ bad:
 
 int ivnet_selftest(void)
 {
-	struct ivnet_layout_params p = { .region_size = ST_SIZE, .max_peers = 2,
-					 .max_slots = 128 };
+	struct ivnet_layout_params p = {.region_size = ST_SIZE, .max_peers = 2, .max_slots = 128};
 	struct ivnet_ring *tx, *rx;
 	struct ivnet_layout l;
 	void *base;

@@ -4,11 +4,18 @@
  * wake flag and slots while an honest producer and consumer use it. Under
  * ASan/UBSan nothing may fault; every frame handed out must lie inside the
  * ring's slot area with valid metadata; neither side may write outside its
- * ring; errors are counted; and once the scribbling stops, a resync brings
- * clean traffic back.
+ * ring; errors are counted; and once the scribbling stops, clean traffic
+ * comes back by itself, without either side re-attaching. Indices start
+ * just below 2^32, so they wrap during the run. A second phase does the
+ * same with producer, consumer and scribbler on three threads, so that
+ * values change between reads.
  *
  * usage: test_fuzz [iterations] [seed]
  */
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "testlib.h"
 
 #define SIZE (1ULL << 22)
@@ -161,6 +168,167 @@ static uint64_t hash_outside_ring(const struct fuzz *z)
 	return h;
 }
 
+/*
+ * Scribbling has stopped: without re-attaching, frames must flow again and
+ * end with an unbroken run of sequence numbers, every byte checked.
+ */
+static void heal(struct fuzz *z)
+{
+	uint64_t seq = 1000000, expect = 0, run = 0, round;
+	struct ivnet_rx_frame f;
+
+	for (round = 0; round < 20000 && run < 2000; round++) {
+		uint32_t len = 14 + (uint32_t)(seq * 97 % 3000);
+		uint8_t *d = ivnet_tx_reserve(&z->tx, len, NULL);
+
+		if (d) {
+			t_fill(d, len, seq++);
+			ivnet_tx_publish(&z->tx);
+		}
+		while (ivnet_rx_peek(&z->rx, &f)) {
+			uint64_t got;
+
+			CHECK(f.len >= 8);
+			memcpy(&got, f.data, 8);
+			/* stale frames from before may still pass by; ours must be
+			 * intact and in order once they start */
+			if (got >= 1000000 && got < seq) {
+				CHECK_EQ(t_verify(f.data, f.len, got), -1);
+				run = got == expect ? run + 1 : 1;
+				expect = got + 1;
+			}
+			ivnet_rx_consume(&z->rx);
+		}
+		ivnet_rx_release(&z->rx);
+		if (!d)
+			(void)ivnet_rx_arm(&z->rx); /* the idle consumer re-publishes */
+	}
+	if (run < 2000) {
+		fprintf(stderr, "ring did not heal: run of %" PRIu64 " after %" PRIu64 " rounds\n",
+			run, round);
+		exit(1);
+	}
+}
+
+struct threaded {
+	struct fuzz *z;
+	volatile int stop_scribble;
+	volatile int stop;
+	uint64_t received;
+};
+
+static void *t_producer(void *arg)
+{
+	struct threaded *t = arg;
+	uint64_t seq = 0;
+
+	while (!t->stop) {
+		uint32_t len = 14 + (uint32_t)(seq * 131 % 4000);
+		uint8_t *d = ivnet_tx_reserve(&t->z->tx, len, NULL);
+
+		if (d) {
+			t_fill(d, len, seq++);
+			ivnet_tx_publish(&t->z->tx);
+		}
+	}
+	return NULL;
+}
+
+static void *t_scribbler(void *arg)
+{
+	struct threaded *t = arg;
+	uint64_t seed = 99;
+
+	while (!t->stop_scribble) {
+		uint32_t i;
+
+		for (i = 0; i < 64; i++) {
+			uint64_t r = t_rand(&seed);
+			struct ivnet_desc *d = &t->z->rx.desc[r & t->z->rx.mask];
+
+			switch ((r >> 32) % 4) {
+			case 0:
+				__atomic_store_n(&d->len, (uint32_t)(r >> 8), __ATOMIC_RELAXED);
+				break;
+			case 1:
+				__atomic_store_n(&d->flags, (uint16_t)(r >> 40), __ATOMIC_RELAXED);
+				break;
+			case 2:
+				__atomic_store_n(&t->z->rx.ctrl->prod.head, (uint32_t)(r >> 16),
+						 __ATOMIC_RELAXED);
+				break;
+			default:
+				__atomic_store_n(&t->z->rx.ctrl->cons.tail, (uint32_t)(r >> 16),
+						 __ATOMIC_RELAXED);
+				break;
+			}
+		}
+		usleep(50);
+	}
+	return NULL;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Three threads: values change between reads. */
+static void threaded_phase(struct fuzz *z)
+{
+	const uint8_t *lo = z->rx.slots;
+	const uint8_t *hi = lo + (size_t)z->l.slot_count * z->l.slot_size;
+	struct threaded t = {.z = z};
+	pthread_t prod, scrib;
+	struct ivnet_rx_frame f;
+	uint64_t i, expect = 0, run = 0;
+
+	CHECK_EQ(pthread_create(&prod, NULL, t_producer, &t), 0);
+	CHECK_EQ(pthread_create(&scrib, NULL, t_scribbler, &t), 0);
+	double t0 = now_s();
+	int healing = 0;
+
+	for (i = 0; now_s() - t0 < 5.0; i++) {
+		if (!healing && now_s() - t0 > 0.3) {
+			t.stop_scribble = 1;
+			CHECK_EQ(pthread_join(scrib, NULL), 0);
+			healing = 1;
+		}
+		while (ivnet_rx_peek(&z->rx, &f)) {
+			CHECK(f.data >= lo && f.data + f.len <= hi);
+			CHECK(f.len >= IVNET_FRAME_MIN && f.len <= z->l.max_frame);
+			if (healing) {
+				uint64_t got;
+
+				memcpy(&got, f.data, 8);
+				if (t_verify(f.data, f.len, got) == -1) {
+					run = got == expect ? run + 1 : 1;
+					expect = got + 1;
+				}
+			}
+			ivnet_rx_consume(&z->rx);
+			t.received++;
+		}
+		ivnet_rx_release(&z->rx);
+		if (i % 64 == 0)
+			(void)ivnet_rx_arm(&z->rx);
+		if (run > 5000)
+			break;
+	}
+	t.stop = 1;
+	CHECK_EQ(pthread_join(prod, NULL), 0);
+	if (!t.stop_scribble) {
+		t.stop_scribble = 1;
+		CHECK_EQ(pthread_join(scrib, NULL), 0);
+	}
+	printf("test_fuzz: threaded: %" PRIu64 " frames received, final clean run %" PRIu64 "\n",
+	       t.received, run);
+	CHECK(run > 5000);
+}
+
 static void recover(struct fuzz *z)
 {
 	uint64_t seq;
@@ -199,6 +367,9 @@ int main(int argc, char **argv)
 	ivnet_layout_format(z.base, &z.l, "fuzz", 3);
 	z.ring = z.base + ivnet_ring_offset(&z.l, 0, 1);
 	z.ring_end = z.ring + z.l.ring_stride;
+	/* start just below the 32-bit wrap */
+	((struct ivnet_ring_ctrl *)z.ring)->prod.head = 0xffffff00u;
+	((struct ivnet_ring_ctrl *)z.ring)->cons.tail = 0xffffff00u;
 	CHECK_EQ(ivnet_ring_attach_tx(&z.tx, z.base, &z.l, 0, 1), 0);
 	CHECK_EQ(ivnet_ring_attach_rx(&z.rx, z.base, &z.l, 0, 1), 0);
 	before = hash_outside_ring(&z);
@@ -227,6 +398,10 @@ int main(int argc, char **argv)
 	CHECK(rs.bad_index > 0 && rs.bad_desc > 0 && rs.resync > 0);
 	CHECK(ts.bad_index > 0);
 
+	heal(&z);
+	CHECK_EQ(hash_outside_ring(&z), before);
+	threaded_phase(&z);
+	CHECK_EQ(hash_outside_ring(&z), before);
 	recover(&z);
 	CHECK_EQ(hash_outside_ring(&z), before);
 	free(z.base);

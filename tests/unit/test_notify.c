@@ -3,9 +3,14 @@
  * No wake-up is lost: a producer thread and a consumer thread race through
  * millions of frames. The consumer sleeps on an eventfd whenever the ring is
  * empty (arm, barrier, re-check); the producer writes the eventfd only when
- * ivnet_tx_need_notify() says so. A lost wake-up shows as a consumer asleep
- * while frames wait: it would time out with a non-empty ring, and the test
- * fails. Every frame's sequence number and every byte are checked.
+ * ivnet_tx_need_notify() says so. Every frame's sequence number and every
+ * byte are checked.
+ *
+ * A lost wake-up would be hidden by the producer's next batch, so now and
+ * then the producer stops for much longer than the consumer's wait timeout,
+ * saying so through pause_seq (odd while paused). A consumer whose wait
+ * times out while frames are pending, no doorbell is there, and the
+ * producer was paused throughout has lost a wake-up: the test fails.
  *
  * usage: test_notify [frames]
  */
@@ -19,7 +24,9 @@
 #include "testlib.h"
 
 #define SIZE (1ULL << 22)
-#define WAIT_MS 10000
+#define WAIT_MS 5
+#define PAUSE_US 8000
+#define PAUSES 150
 
 struct shared {
 	struct ivnet_ring tx, rx;
@@ -29,6 +36,9 @@ struct shared {
 	uint64_t arms;
 	uint64_t sleeps;
 	uint64_t full_spins;
+	uint64_t pauses;
+	uint32_t pause_seq; /* odd while the producer is paused */
+	uint64_t timeouts;
 };
 
 static uint32_t frame_len(uint64_t seq)
@@ -66,6 +76,12 @@ static void *producer(void *arg)
 		if (i == 0) {
 			s->full_spins++;
 			sched_yield();
+		} else if (s->pauses < PAUSES && t_rand(&seed) % (s->frames / (16 * PAUSES)) == 0) {
+			/* A long pause: everything published is notified by now */
+			__atomic_store_n(&s->pause_seq, 2 * s->pauses + 1, __ATOMIC_RELEASE);
+			usleep(PAUSE_US);
+			__atomic_store_n(&s->pause_seq, 2 * s->pauses + 2, __ATOMIC_RELEASE);
+			s->pauses++;
 		} else if ((++batch / 512) % 2) {
 			/* Trickle phase: pause for a random, short while, so the
 			 * consumer drains the ring and arms just as we publish. */
@@ -89,10 +105,19 @@ static void wait_doorbell(struct shared *s)
 	n = poll(&pfd, 1, WAIT_MS);
 	CHECK(n >= 0);
 	if (n == 0) {
-		/* Asleep for long: if frames are waiting, their doorbell was lost.
-		 * Give an in-flight write one more second before judging. */
-		if (ivnet_rx_avail(&s->rx) && poll(&pfd, 1, 1000) == 0) {
-			fprintf(stderr, "lost wake-up: asleep with %u slots pending\n",
+		uint32_t p1 = __atomic_load_n(&s->pause_seq, __ATOMIC_ACQUIRE), p2;
+		int no_bell, pending;
+
+		s->timeouts++;
+		if (!(p1 & 1))
+			return; /* the producer is just slow */
+		no_bell = poll(&pfd, 1, 0) == 0;
+		pending = ivnet_rx_avail(&s->rx) != 0;
+		p2 = __atomic_load_n(&s->pause_seq, __ATOMIC_ACQUIRE);
+		if (p1 == p2 && no_bell && pending) {
+			fprintf(stderr,
+				"lost wake-up: asleep with %u slots pending while the "
+				"producer paused\n",
 				ivnet_rx_avail(&s->rx));
 			exit(1);
 		}
@@ -149,11 +174,13 @@ int main(int argc, char **argv)
 	CHECK_EQ(pthread_join(t, NULL), 0);
 
 	printf("test_notify: %" PRIu64 " frames, %" PRIu64 " arms, %" PRIu64 " sleeps, %" PRIu64
-	       " doorbells, %" PRIu64 " full spins\n",
-	       s.frames, s.arms, s.sleeps, s.doorbells, s.full_spins);
+	       " doorbells, %" PRIu64 " full spins, %" PRIu64 " long pauses, %" PRIu64
+	       " wait timeouts\n",
+	       s.frames, s.arms, s.sleeps, s.doorbells, s.full_spins, s.pauses, s.timeouts);
 	/* the race was exercised, and suppression held: at most one doorbell
 	 * per arming, and far fewer doorbells than frames */
 	CHECK(s.sleeps > 1000);
+	CHECK(s.pauses > PAUSES / 2);
 	CHECK(s.doorbells <= s.arms);
 	CHECK(s.doorbells < s.frames / 4);
 	CHECK_EQ(s.rx.stats.bad_desc + s.rx.stats.bad_index + s.rx.stats.resync, 0);

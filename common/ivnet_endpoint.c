@@ -1,0 +1,686 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ivnet_endpoint.c - libivnet (see ivnet_endpoint.h).
+ *
+ * Peer state lives in three places: the broker's messages on our socket
+ * (who is connected, and the eventfds to ring them), the broker's half of
+ * the peer table (joined, epoch, MAC) and each peer's own half (link up,
+ * the join epoch it attached under, its attach epoch). A peer is up when
+ * all three agree; its shared-memory fields are re-read, never trusted.
+ */
+#define _GNU_SOURCE
+#include "ivnet_endpoint.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ivnet_proto.h"
+
+#define SETUP_TIMEOUT_S 5
+
+struct ep_peer {
+	int vec[IVNET_VECTORS_MAX]; /* its eventfds, from the broker */
+	uint32_t nvec;
+	uint32_t rx_link_epoch; /* its attach epoch when we last resynced */
+	int rx_synced;
+	struct ivnet_ring tx; /* us -> it */
+	struct ivnet_ring rx; /* it -> us */
+	int tx_dirty;	      /* frames reserved in tx since the last publish */
+};
+
+struct ivnet_ep {
+	int sock;
+	int epfd; /* our own doorbells and the socket */
+	uint32_t id;
+	uint32_t vectors;
+	struct ivnet_region region;
+	struct ep_peer peer[IVNET_PEERS_MAX];
+	uint32_t last_rx; /* round-robin start */
+	enum ivnet_ep_wait mode;
+	unsigned int spin_us;
+	int broker_gone;
+	uint32_t seen_gen;  /* table_gen when we last took the broker's messages */
+	int update_pending; /* a join or leave not yet fully seen on the socket */
+	struct ivnet_ep_stats st;
+};
+
+static int fail(char *err, int e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		va_start(ap, fmt);
+		vsnprintf(err, IVNET_ERRLEN, fmt, ap);
+		va_end(ap);
+	}
+	return -e;
+}
+
+static struct ivnet_peer *entry(const struct ivnet_ep *ep, uint32_t id)
+{
+	return ivnet_region_peer(&ep->region, id);
+}
+
+/* ---------------------------------------------------------- peer state */
+
+static int peer_up(const struct ivnet_ep *ep, uint32_t id)
+{
+	const struct ivnet_peer *e = entry(ep, id);
+	uint32_t epoch;
+
+	if (id == ep->id || ep->peer[id].nvec < ep->vectors)
+		return 0;
+	/* acquire: pairs with the broker's release of state; the epoch read
+	 * after it belongs to this join (or a later one, which the link's
+	 * join_epoch then fails to match). */
+	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
+		return 0;
+	epoch = ivnet_load_relaxed(&e->admin.epoch);
+	/* acquire: pairs with the peer's release of its link state. */
+	return ivnet_load_acquire(&e->link.state) == IVNET_LINK_UP &&
+	       ivnet_load_relaxed(&e->link.join_epoch) == epoch;
+}
+
+static void close_vectors(struct ep_peer *p)
+{
+	uint32_t v;
+
+	for (v = 0; v < p->nvec; v++)
+		close(p->vec[v]);
+	p->nvec = 0;
+}
+
+/* A message after setup: a peer's next eventfd, or a peer gone. */
+static int take_message(struct ivnet_ep *ep, int64_t id, int fd)
+{
+	struct ep_peer *p;
+
+	if (id < 0 || id >= ep->region.layout.max_peers) {
+		if (fd >= 0)
+			close(fd);
+		return -EPROTO;
+	}
+	p = &ep->peer[id];
+	if (fd < 0) {
+		close_vectors(p);
+		p->rx_synced = 0;
+		return 0;
+	}
+	if (p->nvec >= ep->vectors) {
+		close(fd);
+		return -EPROTO;
+	}
+	p->vec[p->nvec++] = fd;
+	return 0;
+}
+
+static void ring(struct ivnet_ep *ep, uint32_t id, uint32_t vector)
+{
+	uint64_t one = 1;
+
+	if (ep->peer[id].nvec > vector &&
+	    write(ep->peer[id].vec[vector], &one, sizeof(one)) == sizeof(one))
+		ep->st.doorbells += vector == IVNET_VEC_RX;
+}
+
+/* Tell every peer our link line changed. */
+static void announce_link(struct ivnet_ep *ep)
+{
+	uint32_t id;
+
+	for (id = 0; id < ep->region.layout.max_peers; id++)
+		if (id != ep->id)
+			ring(ep, id, IVNET_VEC_CONTROL);
+}
+
+static void link_set(struct ivnet_ep *ep, uint32_t state)
+{
+	struct ivnet_peer *e = entry(ep, ep->id);
+
+	if (state == IVNET_LINK_UP) {
+		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
+		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
+		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
+		ivnet_store_relaxed(&e->link.mtu, ep->region.layout.max_frame - 14);
+		ivnet_store_relaxed(&e->link.features, IVNET_F_ALL);
+	}
+	/* release: whoever sees the state sees the fields written before. */
+	ivnet_store_release(&e->link.state, state);
+	announce_link(ep);
+}
+
+/* ----------------------------------------------------------------- setup */
+
+static int recv_setup(struct ivnet_ep *ep, int64_t *v, int *fd, char *err)
+{
+	int ret = ivnet_proto_recv(ep->sock, v, fd);
+
+	if (ret == -EAGAIN || ret == -EWOULDBLOCK)
+		return fail(err, ETIMEDOUT, "broker sent no setup within %d s", SETUP_TIMEOUT_S);
+	if (ret == -EPIPE)
+		return fail(err, EPIPE,
+			    "broker closed the connection during setup "
+			    "(refused: segment full or not allowed?)");
+	if (ret)
+		return fail(err, -ret, "setup message: %s", strerror(-ret));
+	return 0;
+}
+
+static int connect_broker(struct ivnet_ep *ep, const char *path, char *err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = SETUP_TIMEOUT_S};
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return fail(err, ENAMETOOLONG, "socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	ep->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ep->sock < 0)
+		return fail(err, errno, "socket: %s", strerror(errno));
+	if (connect(ep->sock, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		return fail(err, errno, "connect %s: %s", path, strerror(errno));
+	setsockopt(ep->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+/* Steps 1-3: version, our id, the region. */
+static int setup_region(struct ivnet_ep *ep, char *err)
+{
+	int64_t v;
+	int fd, ret;
+
+	ret = recv_setup(ep, &v, &fd, err);
+	if (ret)
+		return ret;
+	if (v != IVNET_PROTO_VERSION || fd >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail(err, EPROTO, "broker speaks protocol version %lld, not %d",
+			    (long long)v, IVNET_PROTO_VERSION);
+	}
+	ret = recv_setup(ep, &v, &fd, err);
+	if (ret)
+		return ret;
+	if (v < 0 || v > IVNET_PROTO_MAX_ID || fd >= 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail(err, EPROTO, "bad peer id message (%lld)", (long long)v);
+	}
+	ep->id = (uint32_t)v;
+	ret = recv_setup(ep, &v, &fd, err);
+	if (ret)
+		return ret;
+	if (v != -1 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail(err, EPROTO, "expected the shared-memory fd, got %lld", (long long)v);
+	}
+	ret = ivnet_region_attach_fd(fd, &ep->region, err);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	if (ep->id >= ep->region.layout.max_peers)
+		return fail(err, EPROTO, "peer id %u outside the region's %u peers", ep->id,
+			    ep->region.layout.max_peers);
+	ep->vectors = ep->region.layout.vectors;
+	return 0;
+}
+
+/* Steps 4-5: everyone's eventfds, ours last. */
+static int setup_vectors(struct ivnet_ep *ep, char *err)
+{
+	while (ep->peer[ep->id].nvec < ep->vectors) {
+		int64_t v;
+		int fd, ret;
+
+		ret = recv_setup(ep, &v, &fd, err);
+		if (ret)
+			return ret;
+		if (fd < 0 || take_message(ep, v, fd))
+			return fail(err, EPROTO, "bad vector message for peer %lld", (long long)v);
+	}
+	return 0;
+}
+
+static int setup_rings(struct ivnet_ep *ep, char *err)
+{
+	const struct ivnet_layout *l = &ep->region.layout;
+	uint32_t id;
+	int ret;
+
+	for (id = 0; id < l->max_peers; id++) {
+		if (id == ep->id)
+			continue;
+		ret = ivnet_ring_attach_tx(&ep->peer[id].tx, ep->region.base, l, ep->id, id);
+		if (!ret)
+			ret = ivnet_ring_attach_rx(&ep->peer[id].rx, ep->region.base, l, id,
+						   ep->id);
+		if (ret)
+			return fail(err, -ret, "attaching rings with peer %u", id);
+	}
+	return 0;
+}
+
+static int setup_poll(struct ivnet_ep *ep, char *err)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	uint32_t v;
+
+	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (ep->epfd < 0)
+		return fail(err, errno, "epoll: %s", strerror(errno));
+	for (v = 0; v < ep->vectors && v <= IVNET_VEC_RX; v++) {
+		ev.data.u32 = v;
+		if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->peer[ep->id].vec[v], &ev) < 0)
+			return fail(err, errno, "epoll: %s", strerror(errno));
+	}
+	ev.data.u32 = UINT32_MAX;
+	if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->sock, &ev) < 0)
+		return fail(err, errno, "epoll: %s", strerror(errno));
+	return fcntl(ep->sock, F_SETFL, O_NONBLOCK) < 0 ? fail(err, errno, "fcntl") : 0;
+}
+
+int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET_ERRLEN])
+{
+	struct ivnet_ep *ep = calloc(1, sizeof(*ep));
+	int ret;
+
+	*out = NULL;
+	if (!ep)
+		return fail(err, ENOMEM, "out of memory");
+	ep->sock = ep->epfd = -1;
+	ep->region.fd = -1;
+	ep->mode = IVNET_WAIT_ADAPTIVE;
+	ep->spin_us = 50;
+	ret = connect_broker(ep, socket_path, err);
+	if (!ret)
+		ret = setup_region(ep, err);
+	if (!ret)
+		ret = setup_vectors(ep, err);
+	if (!ret)
+		ret = setup_rings(ep, err);
+	if (!ret)
+		ret = setup_poll(ep, err);
+	if (ret) {
+		ivnet_ep_close(ep);
+		return ret;
+	}
+	link_set(ep, IVNET_LINK_UP);
+	*out = ep;
+	return 0;
+}
+
+void ivnet_ep_close(struct ivnet_ep *ep)
+{
+	uint32_t id;
+
+	if (!ep)
+		return;
+	if (ep->region.base && ep->id < ep->region.layout.max_peers && ep->vectors)
+		link_set(ep, IVNET_LINK_DOWN);
+	for (id = 0; id < IVNET_PEERS_MAX; id++)
+		close_vectors(&ep->peer[id]);
+	if (ep->epfd >= 0)
+		close(ep->epfd);
+	if (ep->sock >= 0)
+		close(ep->sock);
+	ivnet_region_close(&ep->region);
+	free(ep);
+}
+
+/* ------------------------------------------------------------- queries */
+
+uint32_t ivnet_ep_id(const struct ivnet_ep *ep)
+{
+	return ep->id;
+}
+
+const uint8_t *ivnet_ep_mac(const struct ivnet_ep *ep)
+{
+	return entry(ep, ep->id)->admin.mac;
+}
+
+const struct ivnet_region *ivnet_ep_region(const struct ivnet_ep *ep)
+{
+	return &ep->region;
+}
+
+void ivnet_ep_set_wait(struct ivnet_ep *ep, enum ivnet_ep_wait mode, unsigned int spin_us)
+{
+	ep->mode = mode;
+	ep->spin_us = spin_us;
+}
+
+int ivnet_ep_update(struct ivnet_ep *ep)
+{
+	for (;;) {
+		int64_t v;
+		int fd, ret;
+
+		if (ep->broker_gone)
+			return -EPIPE;
+		ret = ivnet_proto_recv(ep->sock, &v, &fd);
+		if (ret == -EAGAIN || ret == -EWOULDBLOCK)
+			return 0;
+		if (ret || take_message(ep, v, fd)) {
+			/* a broker that hangs up or garbles the stream is gone */
+			ep->broker_gone = 1;
+			return -EPIPE;
+		}
+	}
+}
+
+/*
+ * The socket is read only when the table generation moved, or while a
+ * change it announced is incomplete on our side: no syscall on the fast
+ * path while nothing changes.
+ */
+static int maybe_update(struct ivnet_ep *ep)
+{
+	const struct ivnet_region_hdr *h = ivnet_region_hdr(&ep->region);
+	/* acquire: pairs with the broker's release of table_gen. */
+	uint32_t gen = ivnet_load_acquire(&h->table_gen), id;
+	int ret;
+
+	if (gen == ep->seen_gen && !ep->update_pending)
+		return 0;
+	ep->seen_gen = gen;
+	ret = ivnet_ep_update(ep);
+	ep->update_pending = 0;
+	for (id = 0; id < ep->region.layout.max_peers; id++) {
+		uint32_t joined =
+			ivnet_load_relaxed(&entry(ep, id)->admin.state) == IVNET_PEER_JOINED;
+
+		if (id != ep->id &&
+		    (joined ? ep->peer[id].nvec < ep->vectors : ep->peer[id].nvec > 0))
+			ep->update_pending = 1;
+	}
+	return ret;
+}
+
+unsigned int ivnet_ep_peers(struct ivnet_ep *ep, struct ivnet_ep_peer *out, unsigned int n)
+{
+	uint32_t id;
+	unsigned int k = 0;
+
+	ivnet_ep_update(ep);
+	for (id = 0; id < ep->region.layout.max_peers && k < n; id++) {
+		const struct ivnet_peer *e = entry(ep, id);
+
+		if (id == ep->id || ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
+			continue;
+		out[k].id = id;
+		memcpy(out[k].mac, e->admin.mac, 6);
+		out[k].epoch = ivnet_load_relaxed(&e->admin.epoch);
+		out[k].link_epoch = ivnet_load_relaxed(&e->link.epoch);
+		out[k].up = peer_up(ep, id);
+		k++;
+	}
+	return k;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int ivnet_ep_wait_peer(struct ivnet_ep *ep, uint32_t id, int timeout_ms)
+{
+	int64_t end = now_ms() + timeout_ms;
+
+	if (id >= ep->region.layout.max_peers)
+		return -EINVAL;
+	for (;;) {
+		struct pollfd pfd = {.fd = ep->epfd, .events = POLLIN};
+
+		if (ivnet_ep_update(ep))
+			return -EPIPE;
+		if (peer_up(ep, id))
+			return 0;
+		if (timeout_ms >= 0 && now_ms() >= end)
+			return -ETIMEDOUT;
+		/* woken by the broker's messages or a control doorbell */
+		if (poll(&pfd, 1, 10) > 0) {
+			uint64_t v;
+
+			if (read(ep->peer[ep->id].vec[IVNET_VEC_CONTROL], &v, sizeof(v)) < 0)
+				(void)v;
+		}
+	}
+}
+
+/* ---------------------------------------------------------------- send */
+
+static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
+{
+	uint32_t id;
+
+	for (id = 0; id < ep->region.layout.max_peers; id++) {
+		if (id != ep->id && memcmp(entry(ep, id)->admin.mac, mac, 6) == 0 &&
+		    peer_up(ep, id))
+			return (int)id;
+	}
+	return -1;
+}
+
+static int queue_to(struct ivnet_ep *ep, uint32_t id, const struct ivnet_frame *f)
+{
+	struct ep_peer *p = &ep->peer[id];
+	void *d = ivnet_tx_reserve(&p->tx, f->len, &f->meta);
+
+	if (!d) {
+		ep->st.tx_full++;
+		return 0;
+	}
+	memcpy(d, f->data, f->len);
+	p->tx_dirty = 1;
+	return 1;
+}
+
+static void flush(struct ivnet_ep *ep)
+{
+	uint32_t id;
+
+	for (id = 0; id < ep->region.layout.max_peers; id++) {
+		struct ep_peer *p = &ep->peer[id];
+
+		if (!p->tx_dirty)
+			continue;
+		p->tx_dirty = 0;
+		ivnet_tx_publish(&p->tx);
+		if (ivnet_tx_need_notify(&p->tx))
+			ring(ep, id, IVNET_VEC_RX);
+	}
+}
+
+unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *f, unsigned int n)
+{
+	unsigned int i, sent = 0;
+
+	maybe_update(ep);
+	for (i = 0; i < n; i++) {
+		const uint8_t *dst = f[i].data;
+		int ok = 0;
+
+		if (f[i].len < 14 || f[i].len > ep->region.layout.max_frame) {
+			ep->st.tx_invalid++;
+			continue;
+		}
+		if (dst[0] & 1) {
+			uint32_t id;
+
+			for (id = 0; id < ep->region.layout.max_peers; id++)
+				if (peer_up(ep, id))
+					ok |= queue_to(ep, id, &f[i]);
+		} else {
+			int id = lookup(ep, dst);
+
+			if (id < 0)
+				ep->st.tx_unknown++;
+			else
+				ok = queue_to(ep, (uint32_t)id, &f[i]);
+		}
+		if (ok) {
+			sent++;
+			ep->st.tx_frames++;
+			ep->st.tx_bytes += f[i].len;
+		}
+	}
+	flush(ep);
+	return sent;
+}
+
+/* ---------------------------------------------------------------- recv */
+
+/* Is ring id -> us worth reading? Resync it if the peer restarted. */
+static int rx_ready(struct ivnet_ep *ep, uint32_t id)
+{
+	struct ep_peer *p = &ep->peer[id];
+	uint32_t le;
+
+	if (!peer_up(ep, id))
+		return 0;
+	le = ivnet_load_relaxed(&entry(ep, id)->link.epoch);
+	if (!p->rx_synced || le != p->rx_link_epoch) {
+		/* a new incarnation: what the old one queued is not ours */
+		if (p->rx_synced)
+			ep->st.peer_resets++;
+		ivnet_rx_resync(&p->rx);
+		p->rx_link_epoch = le;
+		p->rx_synced = 1;
+	}
+	return 1;
+}
+
+static unsigned int poll_rings(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src,
+			       unsigned int n)
+{
+	uint32_t peers = ep->region.layout.max_peers, k;
+	unsigned int got = 0;
+
+	for (k = 0; k < peers && got < n; k++) {
+		uint32_t id = (ep->last_rx + k) % peers;
+		unsigned int m, i;
+
+		if (id == ep->id || !rx_ready(ep, id))
+			continue;
+		m = ivnet_rx_burst(&ep->peer[id].rx, b + got, n - got);
+		for (i = 0; i < m; i++) {
+			if (src)
+				src[got + i] = id;
+			ep->st.rx_bytes += b[got + i].len;
+		}
+		got += m;
+	}
+	ep->last_rx = (ep->last_rx + 1) % peers;
+	ep->st.rx_frames += got;
+	return got;
+}
+
+/* Arm every ring we read; 1 if all are still empty (safe to sleep). */
+static int arm_all(struct ivnet_ep *ep)
+{
+	uint32_t id;
+	int empty = 1;
+
+	for (id = 0; id < ep->region.layout.max_peers; id++)
+		if (id != ep->id && rx_ready(ep, id))
+			ivnet_rx_set_armed(&ep->peer[id].rx, 1);
+	/* Full barrier: the armed flags before the head loads; pairs with
+	 * the producers' barrier in ivnet_tx_need_notify(). */
+	ivnet_mb();
+	for (id = 0; id < ep->region.layout.max_peers; id++)
+		if (id != ep->id && rx_ready(ep, id) && ivnet_rx_avail(&ep->peer[id].rx))
+			empty = 0;
+	return empty;
+}
+
+static void disarm_all(struct ivnet_ep *ep)
+{
+	uint32_t id;
+
+	for (id = 0; id < ep->region.layout.max_peers; id++)
+		if (id != ep->id)
+			ivnet_rx_set_armed(&ep->peer[id].rx, 0);
+}
+
+static void sleep_on_doorbells(struct ivnet_ep *ep, int timeout_ms)
+{
+	struct epoll_event ev[4];
+	int n, i;
+
+	n = epoll_wait(ep->epfd, ev, 4, timeout_ms);
+	for (i = 0; i < n; i++) {
+		uint64_t v;
+
+		if (ev[i].data.u32 == UINT32_MAX)
+			continue; /* the socket: ivnet_ep_update() reads it */
+		if (read(ep->peer[ep->id].vec[ev[i].data.u32], &v, sizeof(v)) == sizeof(v))
+			ep->st.wakeups++;
+	}
+}
+
+int ivnet_ep_recv_burst(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src, unsigned int n,
+			int timeout_ms)
+{
+	int64_t start = now_ms(), spin_end = 0;
+	unsigned int got;
+
+	for (;;) {
+		int64_t left;
+
+		if (maybe_update(ep))
+			return -EPIPE;
+		got = poll_rings(ep, b, src, n);
+		if (got || timeout_ms == 0)
+			return (int)got;
+		left = timeout_ms < 0 ? -1 : timeout_ms - (now_ms() - start);
+		if (timeout_ms > 0 && left <= 0)
+			return 0;
+		if (ep->mode == IVNET_WAIT_BUSY)
+			continue;
+		if (ep->mode == IVNET_WAIT_ADAPTIVE) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if (!spin_end)
+				spin_end = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
+					   ep->spin_us;
+			if ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 < spin_end)
+				continue;
+		}
+		if (arm_all(ep))
+			sleep_on_doorbells(ep, left < 0 ? -1 : (int)left);
+		disarm_all(ep);
+		ep->update_pending = 1; /* woken: perhaps by the broker */
+	}
+}
+
+void ivnet_ep_stats(struct ivnet_ep *ep, struct ivnet_ep_stats *out)
+{
+	uint32_t id;
+
+	*out = ep->st;
+	for (id = 0; id < ep->region.layout.max_peers; id++) {
+		const struct ivnet_ring_stats *r = &ep->peer[id].rx.stats;
+		const struct ivnet_ring_stats *t = &ep->peer[id].tx.stats;
+
+		if (id == ep->id)
+			continue;
+		out->rx_errors += r->bad_index + r->bad_desc + r->resync;
+		out->tx_errors += t->bad_index;
+	}
+}
