@@ -508,7 +508,7 @@ static void flush(struct ivnet_ep *ep)
 
 unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *f, unsigned int n)
 {
-	unsigned int i, sent = 0;
+	unsigned int i, sent;
 
 	maybe_update(ep);
 	for (i = 0; i < n; i++) {
@@ -522,23 +522,27 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 		if (dst[0] & 1) {
 			uint32_t id;
 
+			/* best effort, as on any Ethernet: a full ring misses it */
 			for (id = 0; id < ep->region.layout.max_peers; id++)
 				if (peer_up(ep, id))
 					ok |= queue_to(ep, id, &f[i]);
 		} else {
 			int id = lookup(ep, dst);
 
-			if (id < 0)
+			if (id < 0) {
 				ep->st.tx_unknown++;
-			else
-				ok = queue_to(ep, (uint32_t)id, &f[i]);
+				continue;
+			}
+			ok = queue_to(ep, (uint32_t)id, &f[i]);
+			if (!ok)
+				break; /* full: this frame and the rest are the caller's */
 		}
 		if (ok) {
-			sent++;
 			ep->st.tx_frames++;
 			ep->st.tx_bytes += f[i].len;
 		}
 	}
+	sent = i;
 	flush(ep);
 	return sent;
 }

@@ -79,8 +79,14 @@ unsigned int ivnet_ep_peers(struct ivnet_ep *ep, struct ivnet_ep_peer *out, unsi
 /* Wait up to timeout_ms (-1: forever) for peer `id` to be up. 0 or -ETIMEDOUT. */
 int ivnet_ep_wait_peer(struct ivnet_ep *ep, uint32_t id, int timeout_ms);
 
-/* Queue frames, publish each touched ring once, ring doorbells where asked.
- * Returns how many frames went to at least one peer. */
+/*
+ * Queue frames, publish each touched ring once, ring doorbells where asked.
+ * Returns how many frames from the front were taken: sent, or dropped and
+ * counted (unknown destination, invalid length; a broadcast that some full
+ * ring missed). It stops at the first unicast frame whose peer's ring is
+ * full: that frame and the ones after it are still the caller's to retry,
+ * so frames to one peer never overtake each other.
+ */
 unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *f, unsigned int n);
 
 /*

@@ -1,0 +1,511 @@
+// SPDX-License-Identifier: MIT
+/*
+ * control.c - the control socket.
+ *
+ * Protocol: a client connects, writes one request line (at most
+ * IVNETD_CTL_LINE_MAX bytes, printable ASCII, ending in '\n'), reads the
+ * answer until the daemon closes the connection. Requests:
+ *
+ *   [-j] status                       the daemon
+ *   [-j] segment show [SEGMENT]       layout and occupancy of segments
+ *   [-j] peer list [SEGMENT]          peers: id, MAC, epoch, link, pid/uid/gid
+ *   [-j] stats [SEGMENT]              broker counters and ring occupancy
+ *   peer label SEGMENT ID [name=N] [uuid=U]   label a peer (libvirt hook)
+ *   help
+ *
+ * -j asks for one JSON object; without it the answer is terse text. An
+ * error is "error: REASON" in text, {"error":"REASON"} in JSON.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ivnetd.h"
+#include "print.h"
+
+#define MAX_WORDS 8
+
+static int word_ok(const char *w, const char *extra)
+{
+	for (; *w; w++)
+		if (!isalnum((unsigned char)*w) && !strchr(extra, *w))
+			return 0;
+	return 1;
+}
+
+static int copy_word(char *dst, size_t n, const char *w)
+{
+	if (strlen(w) >= n)
+		return -1;
+	strcpy(dst, w);
+	return 0;
+}
+
+static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
+{
+	char *end;
+	unsigned long id;
+	int i;
+
+	if (n < 2) {
+		snprintf(err, el, "usage: peer label SEGMENT ID [name=NAME] [uuid=UUID]");
+		return -1;
+	}
+	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+		snprintf(err, el, "bad segment name");
+		return -1;
+	}
+	id = strtoul(w[1], &end, 10);
+	if (!isdigit((unsigned char)w[1][0]) || *end || id >= IVNET_PEERS_MAX) {
+		snprintf(err, el, "bad peer id '%.16s'", w[1]);
+		return -1;
+	}
+	req->peer_id = (uint32_t)id;
+	for (i = 2; i < n; i++) {
+		if (!strncmp(w[i], "name=", 5) && word_ok(w[i] + 5, "._-") &&
+		    !copy_word(req->label, sizeof(req->label), w[i] + 5))
+			continue;
+		if (!strncmp(w[i], "uuid=", 5) && word_ok(w[i] + 5, "-") &&
+		    !copy_word(req->uuid, sizeof(req->uuid), w[i] + 5))
+			continue;
+		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=)", w[i]);
+		return -1;
+	}
+	return 0;
+}
+
+int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
+		     size_t errlen)
+{
+	char buf[IVNETD_CTL_LINE_MAX + 1], *w[MAX_WORDS], *save = NULL, *tok;
+	int n = 0, i = 0;
+	size_t k;
+
+	memset(req, 0, sizeof(*req));
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > IVNETD_CTL_LINE_MAX) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
+	for (k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)line[k];
+
+		if (c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e) {
+			snprintf(err, errlen, "request has a non-printable byte");
+			return -1;
+		}
+		buf[k] = (char)c;
+	}
+	buf[len] = '\0';
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (n == MAX_WORDS) {
+			snprintf(err, errlen, "too many words");
+			return -1;
+		}
+		w[n++] = tok;
+	}
+	if (n > 0 && !strcmp(w[0], "-j")) {
+		req->json = 1;
+		i = 1;
+	}
+	if (i == n) {
+		snprintf(err, errlen, "empty request (try: help)");
+		return -1;
+	}
+#define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
+	if (IS(0, "status") && n == i + 1) {
+		req->verb = IVNETD_CTL_STATUS;
+		return 0;
+	}
+	if (IS(0, "help") && n == i + 1) {
+		req->verb = IVNETD_CTL_HELP;
+		return 0;
+	}
+	if (IS(0, "peer") && IS(1, "label"))
+		return req->verb = IVNETD_CTL_PEER_LABEL,
+		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
+	if (IS(0, "segment") && IS(1, "show"))
+		req->verb = IVNETD_CTL_SEGMENT_SHOW, i += 2;
+	else if (IS(0, "peer") && IS(1, "list"))
+		req->verb = IVNETD_CTL_PEER_LIST, i += 2;
+	else if (IS(0, "stats"))
+		req->verb = IVNETD_CTL_STATS, i += 1;
+	else {
+		snprintf(err, errlen, "unknown request '%.32s' (try: help)", w[i]);
+		return -1;
+	}
+#undef IS
+	if (i < n) {
+		if (i + 1 != n || !word_ok(w[i], "._-") ||
+		    copy_word(req->segment, sizeof(req->segment), w[i])) {
+			snprintf(err, errlen, "bad segment argument");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- answers */
+
+static int peer_link_up(const struct ivnetd_segment *s, uint32_t id)
+{
+	const struct ivnet_peer *e = ivnet_region_peer(&s->region, id);
+
+	/* Values a peer wrote itself: compared, never used as indices. */
+	return ivnet_load_relaxed(&e->link.state) == IVNET_LINK_UP &&
+	       ivnet_load_relaxed(&e->link.join_epoch) == s->epoch[id];
+}
+
+static void show_segment(struct pr *p, const struct ivnetd_segment *s)
+{
+	const struct ivnet_layout *l = &s->region.layout;
+	const struct ivnet_region_hdr *h = ivnet_region_hdr(&s->region);
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)h->segment_id);
+	pr_obj_open(p, NULL);
+	pr_str(p, "name", "segment %s", s->cfg.name);
+	pr_str(p, "socket", " socket %s", s->cfg.socket_path);
+	pr_str(p, "id", " id %s", id);
+	pr_u64(p, "size", " size %llu", l->region_size);
+	pr_u64(p, "used", " used %llu", l->used_size);
+	pr_u64(p, "peers", " peers %llu", s->npeers);
+	pr_u64(p, "max_peers", "/%llu", l->max_peers);
+	pr_u64(p, "vectors", " vectors %llu", l->vectors);
+	pr_u64(p, "slots", " slots %llu", l->slot_count);
+	pr_u64(p, "slot_size", "x%llu", l->slot_size);
+	pr_u64(p, "max_frame", " max-frame %llu", l->max_frame);
+	pr_u64(p, "layout_version", " layout v%llu", IVNET_LAYOUT_VERSION);
+	pr_obj_close(p);
+	pr_text(p, "\n");
+}
+
+static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct ivnetd_peer *q)
+{
+	const struct ivnet_peer *e = ivnet_region_peer(&s->region, q->id);
+
+	pr_obj_open(p, NULL);
+	pr_str(p, "segment", "%s", s->cfg.name);
+	pr_u64(p, "id", " %llu", q->id);
+	pr_mac(p, "mac", " %s", e->admin.mac);
+	pr_str(p, "state", " %s", "joined");
+	pr_u64(p, "epoch", " epoch %llu", s->epoch[q->id]);
+	pr_str(p, "link", " link %s", peer_link_up(s, q->id) ? "up" : "down");
+	pr_i64(p, "pid", " pid %lld", q->pid);
+	pr_u64(p, "uid", " uid %llu", q->uid);
+	pr_u64(p, "gid", " gid %llu", q->gid);
+	pr_i64(p, "joined_at", " since %lld", q->joined_at);
+	if (q->label[0] || p->json)
+		pr_str(p, "label", " name %s", q->label[0] ? q->label : "");
+	if (q->uuid[0] || p->json)
+		pr_str(p, "uuid", " uuid %s", q->uuid[0] ? q->uuid : "");
+	pr_obj_close(p);
+	pr_text(p, "\n");
+}
+
+static void show_counters(struct pr *p, const struct ivnetd_segment *s)
+{
+	const struct ivnet_layout *l = &s->region.layout;
+	uint32_t a, b;
+
+	pr_obj_open(p, NULL);
+	pr_str(p, "segment", "%s", s->cfg.name);
+	pr_u64(p, "joins", " joins %llu", s->n.joins);
+	pr_u64(p, "leaves", " leaves %llu", s->n.leaves);
+	pr_u64(p, "refused_full", " refused-full %llu", s->n.refused_full);
+	pr_u64(p, "refused_perm", " refused-perm %llu", s->n.refused_perm);
+	pr_u64(p, "refused_error", " refused-error %llu", s->n.refused_error);
+	pr_u64(p, "dropped", " dropped %llu", s->n.dropped);
+	pr_u64(p, "control_signals", " control-signals %llu", s->n.control_signals);
+	pr_text(p, "\n");
+	/* Queued slots per ring between joined peers, read from shared memory:
+	 * reported as read, modulo the ring size, never trusted further. */
+	pr_arr_open(p, "rings");
+	for (a = 0; a < l->max_peers; a++) {
+		for (b = 0; b < l->max_peers; b++) {
+			const struct ivnet_ring_ctrl *c;
+			uint32_t queued;
+
+			if (a == b || !s->peer[a] || !s->peer[b])
+				continue;
+			c = (const void *)((const uint8_t *)s->region.base +
+					   ivnet_ring_offset(l, a, b));
+			queued = ivnet_load_relaxed(&c->prod.head) -
+				 ivnet_load_relaxed(&c->cons.tail);
+			if (queued > l->slot_count)
+				queued = l->slot_count;
+			pr_obj_open(p, NULL);
+			pr_u64(p, "from", "  ring %llu", a);
+			pr_u64(p, "to", "->%llu", b);
+			pr_u64(p, "queued", " queued %llu", queued);
+			pr_u64(p, "consumer_armed", " armed %llu",
+			       ivnet_load_relaxed(&c->wake.armed) != 0);
+			pr_obj_close(p);
+			pr_text(p, "\n");
+		}
+	}
+	pr_arr_close(p);
+	pr_obj_close(p);
+}
+
+static struct ivnetd_segment *find_segment(struct ivnetd *d, const char *name)
+{
+	int i;
+
+	for (i = 0; i < d->nseg; i++)
+		if (!strcmp(d->seg[i].cfg.name, name))
+			return &d->seg[i];
+	return NULL;
+}
+
+static int fail(struct pr *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int fail(struct pr *p, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->json) {
+		pr_obj_open(p, NULL);
+		pr_str(p, "error", NULL, msg);
+		pr_obj_close(p);
+	} else {
+		fprintf(p->out, "error: %s\n", msg);
+	}
+	return -1;
+}
+
+static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
+{
+	struct ivnetd_segment *s = find_segment(d, req->segment);
+	struct ivnetd_peer *q;
+
+	if (!s)
+		return fail(p, "no segment '%s'", req->segment);
+	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
+	if (!q)
+		return fail(p, "no peer with that id in segment '%s'", req->segment);
+	if (req->label[0])
+		strcpy(q->label, req->label);
+	if (req->uuid[0])
+		strcpy(q->uuid, req->uuid);
+	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
+		   (int)q->pid, q->label, q->uuid);
+	show_peer(p, s, q);
+	return 0;
+}
+
+static void help(FILE *out)
+{
+	fputs("requests: [-j] status | [-j] segment show [SEGMENT] | [-j] peer list [SEGMENT] |\n"
+	      "          [-j] stats [SEGMENT] | peer label SEGMENT ID [name=NAME] [uuid=UUID]\n",
+	      out);
+}
+
+int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FILE *out)
+{
+	struct pr p;
+	int i;
+
+	pr_init(&p, out, req->json);
+	if (req->segment[0] && !find_segment(d, req->segment))
+		return fail(&p, "no segment '%s'", req->segment);
+	switch (req->verb) {
+	case IVNETD_CTL_HELP:
+		help(out);
+		return 0;
+	case IVNETD_CTL_PEER_LABEL:
+		return label_peer(d, req, &p);
+	case IVNETD_CTL_STATUS:
+		pr_obj_open(&p, NULL);
+		pr_str(&p, "daemon", "%s", "ivnetd");
+		pr_i64(&p, "pid", " pid %lld", getpid());
+		pr_i64(&p, "uptime", " uptime %llds", (int64_t)time(NULL) - d->started_at);
+		pr_u64(&p, "segments", " segments %llu", (uint64_t)d->nseg);
+		pr_u64(&p, "layout_version", " layout v%llu", IVNET_LAYOUT_VERSION);
+		pr_obj_close(&p);
+		pr_text(&p, "\n");
+		return 0;
+	default:
+		break;
+	}
+	pr_obj_open(&p, NULL);
+	pr_arr_open(&p, req->verb == IVNETD_CTL_PEER_LIST ? "peers"
+			: req->verb == IVNETD_CTL_STATS	  ? "stats"
+							  : "segments");
+	for (i = 0; i < d->nseg; i++) {
+		struct ivnetd_segment *s = &d->seg[i];
+		uint32_t id;
+
+		if (req->segment[0] && strcmp(req->segment, s->cfg.name))
+			continue;
+		if (req->verb == IVNETD_CTL_SEGMENT_SHOW)
+			show_segment(&p, s);
+		else if (req->verb == IVNETD_CTL_STATS)
+			show_counters(&p, s);
+		else
+			for (id = 0; id < s->region.layout.max_peers; id++)
+				if (s->peer[id])
+					show_peer(&p, s, s->peer[id]);
+	}
+	pr_arr_close(&p);
+	pr_obj_close(&p);
+	return 0;
+}
+
+/* --------------------------------------------------------------- socket */
+
+int ivnetd_ctl_start(struct ivnetd *d)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(d->cfg.control_path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, d->cfg.control_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(d->cfg.control_path);
+	/* The control socket tells who is on which segment: owner only. */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    chmod(d->cfg.control_path, 0600) < 0 || listen(fd, 16) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	d->ctl.kind = IVNETD_W_CTL_LISTEN;
+	d->ctl.fd = fd;
+	return ivnetd_watch_add(d, &d->ctl);
+}
+
+static void client_close(struct ivnetd *d, struct ivnetd_ctl_client *c)
+{
+	int i;
+
+	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX; i++)
+		if (d->ctl_client[i] == c)
+			d->ctl_client[i] = NULL;
+	ivnetd_bury(d, &c->w);
+}
+
+void ivnetd_ctl_accept(struct ivnetd *d)
+{
+	struct ivnetd_ctl_client *c;
+	int fd, i;
+
+	fd = accept4(d->ctl.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX && d->ctl_client[i]; i++)
+		;
+	c = i < IVNETD_CTL_CLIENTS_MAX ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		ivnetd_log(d, "control refused reason=too-many-clients");
+		close(fd);
+		return;
+	}
+	c->w.kind = IVNETD_W_CTL_CLIENT;
+	c->w.fd = fd;
+	d->ctl_client[i] = c;
+	if (ivnetd_watch_add(d, &c->w))
+		client_close(d, c);
+}
+
+static void reply(struct ivnetd *d, struct ivnetd_ctl_client *c)
+{
+	struct ivnetd_ctl_request req;
+	struct timeval tv = {.tv_sec = 1};
+	char err[160], *text = NULL;
+	size_t len = 0, off = 0;
+	FILE *out = open_memstream(&text, &len);
+
+	if (!out)
+		return;
+	if (ivnetd_ctl_parse(c->buf, c->len, &req, err, sizeof(err))) {
+		struct pr p;
+
+		/* the request asked for JSON if it began with -j */
+		pr_init(&p, out, !strncmp(c->buf, "-j", 2));
+		fail(&p, "%s", err);
+	} else {
+		ivnetd_ctl_answer(d, &req, out);
+	}
+	fclose(out);
+	/* Blocking, but for a second at most: a client that does not read
+	 * cannot hold the daemon. */
+	if (fcntl(c->w.fd, F_SETFL, 0) == 0 &&
+	    setsockopt(c->w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0) {
+		while (off < len) {
+			ssize_t n = send(c->w.fd, text + off, len - off, MSG_NOSIGNAL);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+	}
+	free(text);
+}
+
+void ivnetd_ctl_event(struct ivnetd *d, struct ivnetd_ctl_client *c, uint32_t events)
+{
+	ssize_t n;
+	char *nl;
+
+	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
+		client_close(d, c);
+		return;
+	}
+	n = recv(c->w.fd, c->buf + c->len, IVNETD_CTL_LINE_MAX + 1 - c->len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		/* EOF before a newline: answer what came, if anything */
+		if (c->len)
+			reply(d, c);
+		client_close(d, c);
+		return;
+	}
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	nl = memchr(c->buf, '\n', c->len);
+	if (nl)
+		c->len = (size_t)(nl - c->buf) + 1;
+	if (nl || c->len > IVNETD_CTL_LINE_MAX) {
+		if (d->cfg.verbose)
+			ivnetd_log(d, "control request=%.*s", (int)(nl ? nl - c->buf : 64), c->buf);
+		reply(d, c);
+		client_close(d, c);
+	}
+}
+
+void ivnetd_ctl_stop(struct ivnetd *d)
+{
+	int i;
+
+	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX; i++)
+		if (d->ctl_client[i])
+			client_close(d, d->ctl_client[i]);
+	if (d->ctl.fd >= 0) {
+		close(d->ctl.fd);
+		unlink(d->cfg.control_path);
+		d->ctl.fd = -1;
+	}
+}

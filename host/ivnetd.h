@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ivnetd.h - the broker as a library; main.c is a thin shell around it.
+ *
+ * A daemon serves one or more segments. A segment is one UNIX socket that
+ * speaks QEMU's ivshmem-server protocol (ivnet_proto.h), one shared region
+ * formatted with the ivnet layout, and the peer table in that region. One
+ * control socket per daemon answers status requests (control.c).
+ */
+#ifndef IVNETD_H
+#define IVNETD_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "ivnet_region.h"
+
+#define IVNETD_ALLOW_MAX 16
+#define IVNETD_SEGMENTS_MAX 16
+#define IVNETD_PATH_MAX 108 /* sun_path */
+#define IVNETD_CTL_CLIENTS_MAX 32
+#define IVNETD_CTL_LINE_MAX 1024
+
+struct ivnetd_segment_config {
+	char name[IVNET_NAME_LEN];
+	char socket_path[IVNETD_PATH_MAX];
+	enum ivnet_backing backing;
+	char shm_path[256]; /* shm name (-M), or directory (-m) for a file */
+	int hugepages;	    /* memfd with MFD_HUGETLB */
+	uint64_t size;	    /* bytes; rounded up to a power of two */
+	uint32_t vectors;
+	uint32_t max_peers;  /* 0: as many as fit, up to IVNETD_DEFAULT_PEERS */
+	uint32_t slot_size;  /* 0: default */
+	uint32_t max_slots;  /* 0: default */
+	int numa_node;	     /* -1: none */
+	uint8_t mac_base[6]; /* peer id is added to the last two bytes */
+	int mac_base_set;
+	uid_t allow_uid[IVNETD_ALLOW_MAX];
+	int n_allow_uid;
+	gid_t allow_gid[IVNETD_ALLOW_MAX];
+	int n_allow_gid;
+	int socket_mode; /* -1: leave to the umask */
+	gid_t socket_group;
+	int socket_group_set;
+};
+
+#define IVNETD_DEFAULT_PEERS 8u
+
+struct ivnetd_config {
+	struct ivnetd_segment_config seg[IVNETD_SEGMENTS_MAX];
+	int nseg;
+	char control_path[IVNETD_PATH_MAX];
+	char log_path[256];
+	char pid_file[256];
+	int foreground;
+	int verbose;
+};
+
+/* What epoll hands back: every watched fd's owner starts with one. */
+enum ivnetd_watch_kind {
+	IVNETD_W_LISTEN,
+	IVNETD_W_PEER,
+	IVNETD_W_CTL_LISTEN,
+	IVNETD_W_CTL_CLIENT,
+	IVNETD_W_SIGNAL,
+};
+
+/*
+ * Peers and control clients are freed only between epoll batches (a batch
+ * may still hold events for an object dropped earlier in it): ivnetd_bury()
+ * closes the fd, marks the watch dead (fd -1) and queues the owner, whose
+ * first member the watch is, to be freed after the batch.
+ */
+struct ivnetd_watch {
+	enum ivnetd_watch_kind kind;
+	int fd;
+	struct ivnetd_watch *grave_next;
+};
+
+struct ivnetd_segment;
+
+struct ivnetd_peer {
+	struct ivnetd_watch w; /* the client socket */
+	struct ivnetd_segment *seg;
+	uint32_t id;
+	int vec[IVNET_VECTORS_MAX]; /* eventfds, one per vector */
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	int64_t joined_at;  /* CLOCK_REALTIME seconds */
+	const char *doomed; /* set: drop at the next reap, for this reason */
+	char label[64];	    /* set through the control socket (libvirt hook) */
+	char uuid[40];
+};
+
+struct ivnetd_counters {
+	uint64_t joins;
+	uint64_t leaves;
+	uint64_t refused_full;
+	uint64_t refused_perm;
+	uint64_t refused_error;
+	uint64_t dropped;	  /* misbehaving or unreachable clients */
+	uint64_t control_signals; /* control-vector doorbells sent */
+};
+
+struct ivnetd_segment {
+	struct ivnetd_watch w; /* the listening socket */
+	struct ivnetd *d;
+	struct ivnetd_segment_config cfg;
+	struct ivnet_region region;
+	char shm_file[320];	     /* the file behind the region, when there is one */
+	struct ivnet_region_hdr hdr; /* the header as we formatted it */
+	uint32_t epoch[IVNET_PEERS_MAX];
+	struct ivnetd_peer *peer[IVNET_PEERS_MAX];
+	uint32_t npeers;
+	struct ivnetd_counters n;
+};
+
+struct ivnetd_ctl_client {
+	struct ivnetd_watch w;
+	char buf[IVNETD_CTL_LINE_MAX + 1];
+	size_t len;
+};
+
+struct ivnetd {
+	struct ivnetd_config cfg;
+	struct ivnetd_segment seg[IVNETD_SEGMENTS_MAX];
+	int nseg;
+	int epfd;
+	struct ivnetd_watch sig;
+	struct ivnetd_watch ctl;
+	struct ivnetd_ctl_client *ctl_client[IVNETD_CTL_CLIENTS_MAX];
+	struct ivnetd_watch *grave;
+	FILE *log;
+	int log_owned;
+	int quit;
+	int64_t started_at;
+};
+
+/* options.c: ivshmem-server's flags plus ivnetd's long options. Returns 0,
+ * 1 when the caller should exit 0 (help), or -1 after printing an error. */
+int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv);
+void ivnetd_config_defaults(struct ivnetd_config *cfg);
+void ivnetd_segment_defaults(struct ivnetd_segment_config *s);
+int ivnetd_parse_size(const char *s, uint64_t *out);
+int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char *err, size_t n);
+
+/* daemon.c: start (create every region and socket), run, stop. */
+int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg);
+int ivnetd_run(struct ivnetd *d); /* until quit is set or a signal says so */
+int ivnetd_run_once(struct ivnetd *d, int timeout_ms);
+void ivnetd_stop(struct ivnetd *d);
+int ivnetd_watch_add(struct ivnetd *d, struct ivnetd_watch *w);
+void ivnetd_bury(struct ivnetd *d, struct ivnetd_watch *w);
+
+/* log.c: one line per event. */
+void ivnetd_log(struct ivnetd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int ivnetd_log_open(struct ivnetd *d);
+
+/* segment.c: the ivshmem server side of one segment. */
+int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
+			 const struct ivnetd_segment_config *cfg);
+void ivnetd_segment_stop(struct ivnetd_segment *s);
+void ivnetd_segment_accept(struct ivnetd_segment *s);
+void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events);
+
+/* peer.c: the peer table in the region. */
+int ivnetd_peer_alloc_id(struct ivnetd_segment *s, uint32_t *id);
+void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6]);
+void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p);
+void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);
+void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except);
+int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid);
+
+/* control.c: the control socket. */
+enum ivnetd_ctl_verb {
+	IVNETD_CTL_STATUS,
+	IVNETD_CTL_SEGMENT_SHOW,
+	IVNETD_CTL_PEER_LIST,
+	IVNETD_CTL_STATS,
+	IVNETD_CTL_PEER_LABEL,
+	IVNETD_CTL_HELP,
+};
+
+struct ivnetd_ctl_request {
+	enum ivnetd_ctl_verb verb;
+	int json;
+	char segment[IVNET_NAME_LEN]; /* empty: every segment */
+	uint32_t peer_id;
+	char label[64];
+	char uuid[40];
+};
+
+/* Parse one request line (pure: no daemon state; fuzzed). Returns 0 or -1
+ * with a one-line reason in err. */
+int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
+		     size_t errlen);
+/* Answer a request into out. Returns 0, or -1 if the answer is an error. */
+int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FILE *out);
+int ivnetd_ctl_start(struct ivnetd *d);
+void ivnetd_ctl_accept(struct ivnetd *d);
+void ivnetd_ctl_event(struct ivnetd *d, struct ivnetd_ctl_client *c, uint32_t events);
+void ivnetd_ctl_stop(struct ivnetd *d);
+
+#endif /* IVNETD_H */

@@ -1,0 +1,514 @@
+// SPDX-License-Identifier: MIT
+/*
+ * options.c - ivnetd's command line: QEMU ivshmem-server's flags for the
+ * first segment (-S -m -M -l -n -F -p -v), long options for the rest, and
+ * --segment KEY=VALUE,... for every further segment. Long options and
+ * segment keys share one vocabulary (apply_key).
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivnetd.h"
+
+#define DEFAULT_SOCKET "/tmp/ivshmem_socket"
+#define DEFAULT_SHM "ivshmem"
+#define DEFAULT_SIZE (64ULL << 20)
+#define DEFAULT_VECTORS 2
+#define DEFAULT_PID_FILE "/run/ivnetd.pid"
+#define DEFAULT_DAEMON_LOG "/var/log/ivnetd.log"
+
+void ivnetd_segment_defaults(struct ivnetd_segment_config *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "ivnet");
+	snprintf(s->socket_path, sizeof(s->socket_path), "%s", DEFAULT_SOCKET);
+	/* Unlike ivshmem-server, a sealed memfd unless -M or -m says
+	 * otherwise: no name to clash, and no peer can truncate it. */
+	s->backing = IVNET_BACKING_MEMFD;
+	snprintf(s->shm_path, sizeof(s->shm_path), "%s", DEFAULT_SHM);
+	s->size = DEFAULT_SIZE;
+	s->vectors = DEFAULT_VECTORS;
+	s->numa_node = -1;
+	s->socket_mode = -1;
+}
+
+void ivnetd_config_defaults(struct ivnetd_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	ivnetd_segment_defaults(&cfg->seg[0]);
+	cfg->nseg = 1;
+	snprintf(cfg->pid_file, sizeof(cfg->pid_file), "%s", DEFAULT_PID_FILE);
+}
+
+/* "4194304", "4M", "1G", "512k": bytes, binary multiples. */
+int ivnetd_parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K':
+		shift = 10;
+		break;
+	case 'M':
+		shift = 20;
+		break;
+	case 'G':
+		shift = 30;
+		break;
+	case 'T':
+		shift = 40;
+		break;
+	case '\0':
+		break;
+	default:
+		return -1;
+	}
+	if (*end && (end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2])))
+		return -1;
+	if (v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out, uint32_t max)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || v > max)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	unsigned int b[6];
+	char tail;
+	int i;
+
+	if (sscanf(s, "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6)
+		return -1;
+	for (i = 0; i < 6; i++) {
+		if (b[i] > 0xff)
+			return -1;
+		mac[i] = (uint8_t)b[i];
+	}
+	/* peers need unicast addresses */
+	return mac[0] & 1 ? -1 : 0;
+}
+
+/* "1000:1001:1002" (':' separates, since ',' separates segment keys) */
+static int parse_ids(const char *s, uint32_t *out, int *n)
+{
+	char copy[256], *tok, *save = NULL;
+
+	if (strlen(s) >= sizeof(copy))
+		return -1;
+	strcpy(copy, s);
+	*n = 0;
+	for (tok = strtok_r(copy, ":", &save); tok; tok = strtok_r(NULL, ":", &save)) {
+		if (*n >= IVNETD_ALLOW_MAX || parse_u32(tok, &out[*n], UINT32_MAX - 1))
+			return -1;
+		(*n)++;
+	}
+	return *n ? 0 : -1;
+}
+
+static int parse_group(const char *s, gid_t *gid)
+{
+	uint32_t v;
+	struct group *g;
+
+	if (parse_u32(s, &v, UINT32_MAX - 1) == 0) {
+		*gid = v;
+		return 0;
+	}
+	g = getgrnam(s);
+	if (!g)
+		return -1;
+	*gid = g->gr_gid;
+	return 0;
+}
+
+static int set_str(char *dst, size_t n, const char *v)
+{
+	if (!*v || strlen(v) >= n)
+		return -1;
+	strcpy(dst, v);
+	return 0;
+}
+
+/* One segment setting; returns 0, or -1 if value is bad, -2 if key unknown. */
+static int apply_key(struct ivnetd_segment_config *s, const char *key, const char *v)
+{
+	uint32_t u, ids[IVNETD_ALLOW_MAX];
+	int i, n;
+
+	if (!strcmp(key, "name"))
+		return set_str(s->name, sizeof(s->name), v);
+	if (!strcmp(key, "socket"))
+		return set_str(s->socket_path, sizeof(s->socket_path), v);
+	if (!strcmp(key, "shm")) {
+		s->backing = IVNET_BACKING_SHM;
+		return set_str(s->shm_path, sizeof(s->shm_path), v);
+	}
+	if (!strcmp(key, "dir")) {
+		s->backing = IVNET_BACKING_FILE;
+		return set_str(s->shm_path, sizeof(s->shm_path), v);
+	}
+	if (!strcmp(key, "memfd")) {
+		s->backing = IVNET_BACKING_MEMFD;
+		return 0;
+	}
+	if (!strcmp(key, "hugepages")) {
+		s->backing = IVNET_BACKING_MEMFD;
+		s->hugepages = 1;
+		return 0;
+	}
+	if (!strcmp(key, "size"))
+		return ivnetd_parse_size(v, &s->size);
+	if (!strcmp(key, "vectors"))
+		return parse_u32(v, &s->vectors, IVNET_VECTORS_MAX) ||
+				       s->vectors < IVNET_VECTORS_MIN
+			       ? -1
+			       : 0;
+	if (!strcmp(key, "peers"))
+		return parse_u32(v, &s->max_peers, IVNET_PEERS_MAX) ||
+				       s->max_peers < IVNET_PEERS_MIN
+			       ? -1
+			       : 0;
+	if (!strcmp(key, "slot-size"))
+		return parse_u32(v, &s->slot_size, IVNET_SLOT_SIZE_MAX);
+	if (!strcmp(key, "ring-slots"))
+		return parse_u32(v, &s->max_slots, IVNET_SLOTS_MAX);
+	if (!strcmp(key, "numa")) {
+		if (parse_u32(v, &u, 4095))
+			return -1;
+		s->numa_node = (int)u;
+		return 0;
+	}
+	if (!strcmp(key, "mac-base")) {
+		s->mac_base_set = 1;
+		return parse_mac(v, s->mac_base);
+	}
+	if (!strcmp(key, "allow-uid")) {
+		if (parse_ids(v, ids, &n))
+			return -1;
+		for (i = 0; i < n; i++)
+			s->allow_uid[i] = ids[i];
+		s->n_allow_uid = n;
+		return 0;
+	}
+	if (!strcmp(key, "allow-gid")) {
+		if (parse_ids(v, ids, &n))
+			return -1;
+		for (i = 0; i < n; i++)
+			s->allow_gid[i] = ids[i];
+		s->n_allow_gid = n;
+		return 0;
+	}
+	if (!strcmp(key, "mode")) {
+		char *end;
+		long m = strtol(v, &end, 8);
+
+		if (!*v || *end || m < 0 || m > 07777)
+			return -1;
+		s->socket_mode = (int)m;
+		return 0;
+	}
+	if (!strcmp(key, "group")) {
+		s->socket_group_set = 1;
+		return parse_group(v, &s->socket_group);
+	}
+	return -2;
+}
+
+static int key_takes_value(const char *key)
+{
+	return strcmp(key, "memfd") && strcmp(key, "hugepages");
+}
+
+int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char *err, size_t n)
+{
+	char copy[1024], *tok, *save = NULL;
+
+	if (strlen(spec) >= sizeof(copy)) {
+		snprintf(err, n, "segment spec too long");
+		return -1;
+	}
+	strcpy(copy, spec);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *v = eq ? eq + 1 : "";
+		int ret;
+
+		if (eq)
+			*eq = '\0';
+		if (!eq && key_takes_value(tok)) {
+			snprintf(err, n, "'%s' needs a value (%s=...)", tok, tok);
+			return -1;
+		}
+		ret = apply_key(s, tok, v);
+		if (ret == -2) {
+			snprintf(err, n, "unknown segment key '%s'", tok);
+			return -1;
+		}
+		if (ret) {
+			snprintf(err, n, "bad value for %s: '%s'", tok, v);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"Usage: %s [OPTION]...\n"
+		"ivnet broker: a drop-in QEMU ivshmem-server that lays out ivnet rings.\n"
+		"\n"
+		"ivshmem-server options (first segment):\n"
+		"  -h             show this help\n"
+		"  -v             verbose\n"
+		"  -F             foreground (default: daemonize)\n"
+		"  -p FILE        PID file in daemon mode (default " DEFAULT_PID_FILE ")\n"
+		"  -S PATH        UNIX socket QEMU connects to (default " DEFAULT_SOCKET ")\n"
+		"  -M NAME        back the region with this POSIX shared-memory object\n"
+		"                 (default: a sealed memfd, which no peer can truncate)\n"
+		"  -m DIR         create the memory as a file in DIR (e.g. a hugetlbfs mount)\n"
+		"  -l SIZE        region size, K/M/G suffixes; rounded up to a power of two\n"
+		"                 (default 64M)\n"
+		"  -n N           vectors per peer, >= %u (default %u): 0 control, 1 rx\n"
+		"\n"
+		"ivnet options (first segment):\n"
+		"  --name NAME          segment name (default ivnet)\n"
+		"  --max-peers N        peers, %u..%u (default: as many as fit, up to %u)\n"
+		"  --memfd              back the region with a sealed memfd (the default)\n"
+		"  --hugepages          back it with a hugetlb memfd\n"
+		"  --numa-node N        bind the region's pages to NUMA node N\n"
+		"  --mac-base MAC       peer MACs are MAC + id (default 02:<hash of name>:00:id)\n"
+		"  --allow-uid U[:U..]  only these uids (or --allow-gid gids) may join\n"
+		"  --allow-gid G[:G..]\n"
+		"  --socket-mode OCTAL  permissions of the socket (e.g. 0660)\n"
+		"  --socket-group GRP   group of the socket\n"
+		"  --slot-size BYTES    ring slot size (default %u)\n"
+		"  --ring-slots N       cap on slots per ring (default %u)\n"
+		"daemon options:\n"
+		"  --segment KEY=VAL,.. another segment; keys: name socket shm dir memfd\n"
+		"                       hugepages size vectors peers numa mac-base allow-uid\n"
+		"                       allow-gid mode group slot-size ring-slots\n"
+		"  --control PATH       control socket (default: first socket + .ctl)\n"
+		"  --log FILE           log file, reopened on SIGHUP (default: stderr with -F,\n"
+		"                       else " DEFAULT_DAEMON_LOG ")\n",
+		prog, IVNET_VECTORS_MIN, DEFAULT_VECTORS, IVNET_PEERS_MIN, IVNET_PEERS_MAX,
+		IVNETD_DEFAULT_PEERS, IVNET_SLOT_SIZE_DEFAULT, IVNET_SLOTS_DEFAULT_CAP);
+}
+
+enum {
+	OPT_NAME = 256,
+	OPT_MAX_PEERS,
+	OPT_MEMFD,
+	OPT_HUGEPAGES,
+	OPT_NUMA,
+	OPT_MAC_BASE,
+	OPT_ALLOW_UID,
+	OPT_ALLOW_GID,
+	OPT_SOCKET_MODE,
+	OPT_SOCKET_GROUP,
+	OPT_SLOT_SIZE,
+	OPT_RING_SLOTS,
+	OPT_SEGMENT,
+	OPT_CONTROL,
+	OPT_LOG,
+};
+
+static const struct option long_opts[] = {
+	{"help", no_argument, NULL, 'h'},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"max-peers", required_argument, NULL, OPT_MAX_PEERS},
+	{"memfd", no_argument, NULL, OPT_MEMFD},
+	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"numa-node", required_argument, NULL, OPT_NUMA},
+	{"mac-base", required_argument, NULL, OPT_MAC_BASE},
+	{"allow-uid", required_argument, NULL, OPT_ALLOW_UID},
+	{"allow-gid", required_argument, NULL, OPT_ALLOW_GID},
+	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
+	{"slot-size", required_argument, NULL, OPT_SLOT_SIZE},
+	{"ring-slots", required_argument, NULL, OPT_RING_SLOTS},
+	{"segment", required_argument, NULL, OPT_SEGMENT},
+	{"control", required_argument, NULL, OPT_CONTROL},
+	{"log", required_argument, NULL, OPT_LOG},
+	{NULL, 0, NULL, 0},
+};
+
+/* getopt value -> segment key, for the options that are segment settings */
+static const char *segment_key(int c)
+{
+	switch (c) {
+	case 'S':
+		return "socket";
+	case 'M':
+		return "shm";
+	case 'm':
+		return "dir";
+	case 'l':
+		return "size";
+	case 'n':
+		return "vectors";
+	case OPT_NAME:
+		return "name";
+	case OPT_MAX_PEERS:
+		return "peers";
+	case OPT_MEMFD:
+		return "memfd";
+	case OPT_HUGEPAGES:
+		return "hugepages";
+	case OPT_NUMA:
+		return "numa";
+	case OPT_MAC_BASE:
+		return "mac-base";
+	case OPT_ALLOW_UID:
+		return "allow-uid";
+	case OPT_ALLOW_GID:
+		return "allow-gid";
+	case OPT_SOCKET_MODE:
+		return "mode";
+	case OPT_SOCKET_GROUP:
+		return "group";
+	case OPT_SLOT_SIZE:
+		return "slot-size";
+	case OPT_RING_SLOTS:
+		return "ring-slots";
+	}
+	return NULL;
+}
+
+static int check_config(struct ivnetd_config *cfg, const char *prog)
+{
+	int i, j;
+
+	for (i = 0; i < cfg->nseg; i++) {
+		for (j = 0; j < i; j++) {
+			if (!strcmp(cfg->seg[i].name, cfg->seg[j].name) ||
+			    !strcmp(cfg->seg[i].socket_path, cfg->seg[j].socket_path)) {
+				fprintf(stderr, "%s: segments %d and %d share a name or socket\n",
+					prog, j, i);
+				return -1;
+			}
+		}
+	}
+	if (!cfg->control_path[0] &&
+	    snprintf(cfg->control_path, sizeof(cfg->control_path), "%s.ctl",
+		     cfg->seg[0].socket_path) >= (int)sizeof(cfg->control_path)) {
+		fprintf(stderr, "%s: socket path too long for a control socket beside it\n", prog);
+		return -1;
+	}
+	if (!cfg->foreground && !cfg->log_path[0])
+		snprintf(cfg->log_path, sizeof(cfg->log_path), "%s", DEFAULT_DAEMON_LOG);
+	return 0;
+}
+
+int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv)
+{
+	const char *prog = argv[0];
+	char err[160];
+	int c;
+
+	ivnetd_config_defaults(cfg);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "hvFp:S:m:M:l:n:", long_opts, NULL)) != -1) {
+		const char *key = segment_key(c);
+
+		if (key) {
+			int ret = apply_key(&cfg->seg[0], key, optarg ? optarg : "");
+
+			if (ret) {
+				fprintf(stderr, "%s: bad value for %s: '%s'\n", prog,
+					argv[optind - 1], optarg ? optarg : "");
+				return -1;
+			}
+			continue;
+		}
+		switch (c) {
+		case 'h':
+			usage(stdout, prog);
+			return 1;
+		case 'v':
+			cfg->verbose = 1;
+			break;
+		case 'F':
+			cfg->foreground = 1;
+			break;
+		case 'p':
+			if (set_str(cfg->pid_file, sizeof(cfg->pid_file), optarg))
+				goto bad;
+			break;
+		case OPT_CONTROL:
+			if (set_str(cfg->control_path, sizeof(cfg->control_path), optarg))
+				goto bad;
+			break;
+		case OPT_LOG:
+			if (set_str(cfg->log_path, sizeof(cfg->log_path), optarg))
+				goto bad;
+			break;
+		case OPT_SEGMENT: {
+			struct ivnetd_segment_config *s;
+
+			if (cfg->nseg >= IVNETD_SEGMENTS_MAX) {
+				fprintf(stderr, "%s: at most %d segments\n", prog,
+					IVNETD_SEGMENTS_MAX);
+				return -1;
+			}
+			s = &cfg->seg[cfg->nseg];
+			ivnetd_segment_defaults(s);
+			snprintf(s->name, sizeof(s->name), "seg%d", cfg->nseg);
+			snprintf(s->shm_path, sizeof(s->shm_path), "ivnet-seg%d", cfg->nseg);
+			s->socket_path[0] = '\0';
+			if (ivnetd_parse_segment(s, optarg, err, sizeof(err))) {
+				fprintf(stderr, "%s: --segment %s: %s\n", prog, optarg, err);
+				return -1;
+			}
+			if (!s->socket_path[0]) {
+				fprintf(stderr, "%s: --segment %s: needs socket=PATH\n", prog,
+					optarg);
+				return -1;
+			}
+			cfg->nseg++;
+			break;
+		}
+		default:
+			usage(stderr, prog);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+		return -1;
+	}
+	return check_config(cfg, prog);
+bad:
+	fprintf(stderr, "%s: bad value '%s'\n", prog, optarg);
+	return -1;
+}

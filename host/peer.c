@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * peer.c - the peer table in the region: ids, MACs, epochs, and the control
+ * vector that tells every peer the table changed.
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include "ivnetd.h"
+
+int ivnetd_peer_alloc_id(struct ivnetd_segment *s, uint32_t *id)
+{
+	uint32_t i;
+
+	/* The lowest free id: a peer that restarts alone gets its id, and so
+	 * its MAC, back. */
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		if (!s->peer[i]) {
+			*id = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+/*
+ * A stable, locally administered unicast MAC: from --mac-base if given, else
+ * 02:xx:xx:xx (a hash of the segment name) followed by the id.
+ */
+void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6])
+{
+	uint32_t h = 2166136261u, v;
+	const char *c;
+
+	if (s->cfg.mac_base_set) {
+		memcpy(mac, s->cfg.mac_base, 6);
+		v = ((uint32_t)mac[4] << 8 | mac[5]) + id;
+		mac[4] = (uint8_t)(v >> 8);
+		mac[5] = (uint8_t)v;
+		return;
+	}
+	for (c = s->cfg.name; *c; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	mac[0] = 0x02;
+	mac[1] = (uint8_t)(h >> 24);
+	mac[2] = (uint8_t)(h >> 16);
+	mac[3] = (uint8_t)(h >> 8);
+	mac[4] = (uint8_t)(id >> 8);
+	mac[5] = (uint8_t)id;
+}
+
+static void table_changed(struct ivnetd_segment *s)
+{
+	struct ivnet_region_hdr *h = ivnet_region_hdr(&s->region);
+
+	/* release: whoever sees the new generation sees the entry changes
+	 * made before it. */
+	ivnet_store_release(&h->table_gen, ivnet_load_relaxed(&h->table_gen) + 1);
+}
+
+void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p)
+{
+	struct ivnet_peer *e = ivnet_region_peer(&s->region, p->id);
+
+	if (++s->epoch[p->id] == 0)
+		s->epoch[p->id] = 1;
+	/* The entry is written while state says ABSENT, then state goes
+	 * JOINED with release: a reader that loads state with acquire sees
+	 * the MAC and epoch that go with it. */
+	ivnet_store_relaxed(&e->admin.state, IVNET_PEER_ABSENT);
+	ivnetd_peer_mac(s, p->id, e->admin.mac);
+	e->admin.flags = 0;
+	ivnet_store_relaxed(&e->admin.epoch, s->epoch[p->id]);
+	ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
+	table_changed(s);
+}
+
+void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id)
+{
+	struct ivnet_peer *e = ivnet_region_peer(&s->region, id);
+
+	ivnet_store_release(&e->admin.state, IVNET_PEER_ABSENT);
+	table_changed(s);
+}
+
+/* Ring every joined peer's control vector (but one's). */
+void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except)
+{
+	uint64_t one = 1;
+	uint32_t i;
+
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		struct ivnetd_peer *p = s->peer[i];
+
+		if (!p || p == except || p->doomed)
+			continue;
+		/* An eventfd write fails only if the counter would overflow,
+		 * which means the peer is not reading it: it is signalled. */
+		if (write(p->vec[IVNET_VEC_CONTROL], &one, sizeof(one)) == sizeof(one))
+			s->n.control_signals++;
+	}
+}
+
+int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid)
+{
+	int i;
+
+	if (!c->n_allow_uid && !c->n_allow_gid)
+		return 1;
+	for (i = 0; i < c->n_allow_uid; i++)
+		if (c->allow_uid[i] == uid)
+			return 1;
+	for (i = 0; i < c->n_allow_gid; i++)
+		if (c->allow_gid[i] == gid)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * print.h - one code path for terse text and JSON output, after iproute2's
+ * json_print: each call names a JSON key and a printf format for text; the
+ * printer emits whichever the request asked for.
+ */
+#ifndef IVNETD_PRINT_H
+#define IVNETD_PRINT_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define PR_DEPTH_MAX 8
+
+struct pr {
+	FILE *out;
+	int json;
+	int depth;
+	int count[PR_DEPTH_MAX]; /* members written at each depth */
+};
+
+void pr_init(struct pr *p, FILE *out, int json);
+void pr_obj_open(struct pr *p, const char *key);
+void pr_obj_close(struct pr *p);
+void pr_arr_open(struct pr *p, const char *key);
+void pr_arr_close(struct pr *p);
+void pr_str(struct pr *p, const char *key, const char *fmt, const char *v);
+void pr_u64(struct pr *p, const char *key, const char *fmt, uint64_t v);
+void pr_i64(struct pr *p, const char *key, const char *fmt, int64_t v);
+void pr_mac(struct pr *p, const char *key, const char *fmt, const uint8_t mac[6]);
+/* Text only (line breaks, separators); nothing in JSON. */
+void pr_text(struct pr *p, const char *s);
+
+#endif /* IVNETD_PRINT_H */

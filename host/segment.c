@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+/*
+ * segment.c - the ivshmem-server side of one segment: the region, the
+ * listening socket, and each client's join and leave, to the byte of QEMU's
+ * protocol (ivnet_proto.h).
+ *
+ * A client is dropped, without disturbing the others, when it sends any byte
+ * (as the reference server does), hangs up, or cannot take a message.
+ * Failures to reach *other* peers while announcing a change mark them doomed;
+ * they are dropped once the current change is complete (reap()).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ivnet_proto.h"
+#include "ivnetd.h"
+
+static void peer_free(struct ivnetd_peer *p)
+{
+	uint32_t v;
+
+	for (v = 0; v < IVNET_VECTORS_MAX; v++)
+		if (p->vec[v] >= 0)
+			close(p->vec[v]);
+	ivnetd_bury(p->seg->d, &p->w);
+}
+
+/* Announce every vector of `who` to `to` (peer ids with eventfds). */
+static int announce(const struct ivnetd_peer *to, const struct ivnetd_peer *who, uint32_t vectors)
+{
+	uint32_t v;
+	int err;
+
+	for (v = 0; v < vectors; v++) {
+		err = ivnet_proto_send(to->w.fd, who->id, who->vec[v]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void doom(struct ivnetd_peer *p, const char *why)
+{
+	if (!p->doomed)
+		p->doomed = why;
+}
+
+/* Remove a peer: table entry, announcements, descriptors. */
+static void peer_leave(struct ivnetd_segment *s, struct ivnetd_peer *p, const char *why)
+{
+	uint32_t i;
+
+	ivnetd_log(s->d, "leave segment=%s peer=%u pid=%d uid=%u reason=%s", s->cfg.name, p->id,
+		   (int)p->pid, (unsigned)p->uid, why);
+	s->peer[p->id] = NULL;
+	s->npeers--;
+	s->n.leaves++;
+	ivnetd_peer_unpublish(s, p->id);
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		struct ivnetd_peer *o = s->peer[i];
+
+		if (o && !o->doomed && ivnet_proto_send(o->w.fd, p->id, -1))
+			doom(o, "unreachable");
+	}
+	ivnetd_peer_signal_all(s, NULL);
+	peer_free(p);
+}
+
+static void reap(struct ivnetd_segment *s)
+{
+	int again = 1;
+
+	while (again) {
+		uint32_t i;
+
+		again = 0;
+		for (i = 0; i < s->region.layout.max_peers; i++) {
+			struct ivnetd_peer *p = s->peer[i];
+
+			if (p && p->doomed) {
+				s->n.dropped++;
+				peer_leave(s, p, p->doomed);
+				again = 1;
+			}
+		}
+	}
+}
+
+/*
+ * Every peer can write the header. Before a new peer maps the region and
+ * derives its layout from it, put back the fields we wrote (all but
+ * table_gen), so that a peer cannot mislead the next one about where the
+ * rings are.
+ */
+static void restore_header(struct ivnetd_segment *s)
+{
+	uint8_t *h = s->region.base, *c = (uint8_t *)&s->hdr;
+	size_t gen = offsetof(struct ivnet_region_hdr, table_gen);
+	size_t rest = offsetof(struct ivnet_region_hdr, name);
+
+	if (memcmp(h, c, gen) == 0 && memcmp(h + rest, c + rest, sizeof(s->hdr) - rest) == 0)
+		return;
+	ivnetd_log(s->d, "tamper segment=%s region header rewritten by a peer: restored",
+		   s->cfg.name);
+	memcpy(h + rest, c + rest, sizeof(s->hdr) - rest);
+	memcpy(h, c, gen);
+}
+
+static int make_vectors(struct ivnetd_peer *p, uint32_t vectors)
+{
+	uint32_t v;
+
+	for (v = 0; v < vectors; v++) {
+		p->vec[v] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (p->vec[v] < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Steps 1-5 of the protocol for the new client, in order. */
+static int send_setup(struct ivnetd_segment *s, struct ivnetd_peer *p)
+{
+	uint32_t vectors = s->region.layout.vectors, i;
+	int err;
+
+	err = ivnet_proto_send(p->w.fd, IVNET_PROTO_VERSION, -1);
+	if (!err)
+		err = ivnet_proto_send(p->w.fd, p->id, -1);
+	if (!err)
+		err = ivnet_proto_send(p->w.fd, -1, s->region.fd);
+	for (i = 0; !err && i < s->region.layout.max_peers; i++)
+		if (s->peer[i] && s->peer[i] != p)
+			err = announce(p, s->peer[i], vectors);
+	if (!err)
+		err = announce(p, p, vectors);
+	return err;
+}
+
+static int peer_creds(int fd, struct ivnetd_peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) < 0)
+		return -errno;
+	p->pid = uc.pid;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	return 0;
+}
+
+static void refuse(struct ivnetd_segment *s, struct ivnetd_peer *p, uint64_t *counter,
+		   const char *why)
+{
+	ivnetd_log(s->d, "refuse segment=%s pid=%d uid=%u gid=%u reason=%s", s->cfg.name,
+		   (int)p->pid, (unsigned)p->uid, (unsigned)p->gid, why);
+	(*counter)++;
+	peer_free(p);
+}
+
+static struct ivnetd_peer *peer_new(struct ivnetd_segment *s, int fd)
+{
+	struct ivnetd_peer *p = calloc(1, sizeof(*p));
+	uint32_t v;
+
+	if (!p) {
+		close(fd);
+		return NULL;
+	}
+	p->w.kind = IVNETD_W_PEER;
+	p->w.fd = fd;
+	p->seg = s;
+	for (v = 0; v < IVNET_VECTORS_MAX; v++)
+		p->vec[v] = -1;
+	return p;
+}
+
+void ivnetd_segment_accept(struct ivnetd_segment *s)
+{
+	struct ivnetd_peer *p;
+	uint32_t i;
+	int fd, err;
+
+	fd = accept4(s->w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			ivnetd_log(s->d, "accept segment=%s error=%s", s->cfg.name,
+				   strerror(errno));
+		return;
+	}
+	p = peer_new(s, fd);
+	if (!p)
+		return;
+	restore_header(s);
+	if (peer_creds(fd, p))
+		return refuse(s, p, &s->n.refused_error, "no-credentials");
+	if (!ivnetd_peer_allowed(&s->cfg, p->uid, p->gid))
+		return refuse(s, p, &s->n.refused_perm, "not-allowed");
+	if (ivnetd_peer_alloc_id(s, &p->id))
+		return refuse(s, p, &s->n.refused_full, "segment-full");
+	err = make_vectors(p, s->region.layout.vectors);
+	if (err)
+		return refuse(s, p, &s->n.refused_error,
+			      err == -EMFILE || err == -ENFILE ? "out-of-descriptors"
+							       : "eventfd-failed");
+	/* The entry is in the table before the client can map the region
+	 * and look for it. */
+	ivnetd_peer_publish(s, p);
+	err = send_setup(s, p);
+	if (err) {
+		ivnetd_peer_unpublish(s, p->id);
+		return refuse(s, p, &s->n.refused_error, "setup-failed");
+	}
+	p->joined_at = (int64_t)time(NULL);
+	s->peer[p->id] = p;
+	s->npeers++;
+	s->n.joins++;
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		struct ivnetd_peer *o = s->peer[i];
+
+		if (o && o != p && !o->doomed && announce(o, p, s->region.layout.vectors))
+			doom(o, "unreachable");
+	}
+	ivnetd_log(s->d, "join segment=%s peer=%u pid=%d uid=%u gid=%u epoch=%u", s->cfg.name,
+		   p->id, (int)p->pid, (unsigned)p->uid, (unsigned)p->gid, s->epoch[p->id]);
+	if (ivnetd_watch_add(s->d, &p->w))
+		doom(p, "epoll-failed");
+	ivnetd_peer_signal_all(s, p);
+	reap(s);
+}
+
+void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events)
+{
+	struct ivnetd_segment *s = p->seg;
+	const char *why = "hangup";
+
+	if (events & EPOLLIN) {
+		char c;
+		ssize_t n = recv(p->w.fd, &c, 1, MSG_DONTWAIT);
+
+		if (n > 0)
+			why = "sent-data"; /* clients never speak in this protocol */
+		else if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+	} else if (events & EPOLLERR) {
+		why = "socket-error";
+	}
+	peer_leave(s, p, why);
+	reap(s);
+}
+
+/* ------------------------------------------------------------ start/stop */
+
+static int region_create(struct ivnetd_segment *s, char err[IVNET_ERRLEN])
+{
+	const struct ivnetd_segment_config *c = &s->cfg;
+	struct ivnet_region_opts o = {
+		.backing = c->backing,
+		.path = c->shm_path,
+		.hugepages = c->hugepages,
+		.numa_node = c->numa_node,
+		.name = c->name,
+		.params = {.region_size = c->size,
+			   .max_peers = c->max_peers,
+			   .vectors = c->vectors,
+			   .slot_size = c->slot_size,
+			   .max_slots = c->max_slots},
+	};
+	int ret;
+
+	if (c->backing == IVNET_BACKING_FILE) {
+		/* -m DIR: a file of our own in it (hugetlbfs, typically) */
+		if (snprintf(s->shm_file, sizeof(s->shm_file), "%s/ivnet-%s.%d", c->shm_path,
+			     c->name, (int)getpid()) >= (int)sizeof(s->shm_file)) {
+			snprintf(err, IVNET_ERRLEN, "directory name too long");
+			return -ENAMETOOLONG;
+		}
+		o.path = s->shm_file;
+	}
+	while (!ivnet_is_pow2_u64(o.params.region_size))
+		o.params.region_size += o.params.region_size & -o.params.region_size;
+	if (o.params.region_size != c->size)
+		ivnetd_log(s->d, "segment segment=%s size %" PRIu64 " rounded up to %" PRIu64,
+			   c->name, c->size, o.params.region_size);
+	if (!o.params.max_peers) {
+		/* as many peers as fit, up to the default */
+		struct ivnet_layout l;
+
+		for (o.params.max_peers = IVNETD_DEFAULT_PEERS;
+		     o.params.max_peers > IVNET_PEERS_MIN; o.params.max_peers--)
+			if (ivnet_layout_compute(&o.params, &l) == 0)
+				break;
+	}
+	if (c->backing == IVNET_BACKING_SHM && shm_unlink(c->shm_path) == 0)
+		/* Mappings of the old object (a dead server's peers, say) keep
+		 * it; we start on a fresh one. */
+		ivnetd_log(s->d, "segment segment=%s replaced stale shm object %s", c->name,
+			   c->shm_path);
+	ret = ivnet_region_create(&o, &s->region, err);
+	if (ret == 0 && c->backing == IVNET_BACKING_FILE)
+		unlink(s->shm_file); /* QEMU gets the fd; no name needed */
+	if (ret == 0)
+		memcpy(&s->hdr, s->region.base, sizeof(s->hdr));
+	return ret;
+}
+
+/* A socket left by a dead server is replaced; a live one is not (and its
+ * region must not be formatted again under its feet). */
+static int socket_in_use(const char *path)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd, live;
+
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return live ? -EADDRINUSE : 0;
+}
+
+static int listen_on(struct ivnetd_segment *s)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	const struct ivnetd_segment_config *c = &s->cfg;
+	int fd;
+
+	strcpy(sun.sun_path, c->socket_path); /* length checked by socket_in_use() */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(c->socket_path);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    (c->socket_mode >= 0 && chmod(c->socket_path, (mode_t)c->socket_mode) < 0) ||
+	    (c->socket_group_set && chown(c->socket_path, (uid_t)-1, c->socket_group) < 0) ||
+	    listen(fd, 64) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	s->w.kind = IVNETD_W_LISTEN;
+	s->w.fd = fd;
+	return 0;
+}
+
+int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
+			 const struct ivnetd_segment_config *cfg)
+{
+	char err[IVNET_ERRLEN];
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->d = d;
+	s->cfg = *cfg;
+	s->w.fd = -1;
+	s->region.fd = -1;
+	ret = socket_in_use(cfg->socket_path);
+	if (ret) {
+		ivnetd_log(d, "error segment=%s socket=%s: %s", cfg->name, cfg->socket_path,
+			   ret == -EADDRINUSE ? "a server is already listening there"
+					      : strerror(-ret));
+		return ret;
+	}
+	ret = region_create(s, err);
+	if (ret) {
+		ivnetd_log(d, "error segment=%s region: %s", cfg->name, err);
+		return ret;
+	}
+	ret = listen_on(s);
+	if (ret) {
+		ivnetd_log(d, "error segment=%s socket=%s: %s", cfg->name, cfg->socket_path,
+			   strerror(-ret));
+		ivnet_region_close(&s->region);
+		return ret;
+	}
+	ivnetd_log(d,
+		   "segment segment=%s socket=%s size=%" PRIu64 " peers=%u vectors=%u slots=%u "
+		   "slot-size=%u",
+		   cfg->name, cfg->socket_path, s->region.layout.region_size,
+		   s->region.layout.max_peers, s->region.layout.vectors,
+		   s->region.layout.slot_count, s->region.layout.slot_size);
+	return 0;
+}
+
+void ivnetd_segment_stop(struct ivnetd_segment *s)
+{
+	uint32_t i;
+
+	if (s->w.fd < 0)
+		return;
+	for (i = 0; i < IVNET_PEERS_MAX; i++)
+		if (s->peer[i])
+			peer_leave(s, s->peer[i], "shutdown");
+	close(s->w.fd);
+	s->w.fd = -1;
+	unlink(s->cfg.socket_path);
+	if (s->cfg.backing == IVNET_BACKING_SHM)
+		shm_unlink(s->cfg.shm_path);
+	ivnet_region_close(&s->region);
+}

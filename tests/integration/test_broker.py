@@ -1,0 +1,427 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""ivnetd integration tests: a real ivnetd on a temporary socket, real
+libivnet endpoints (ep_tool), raw protocol clients acting as QEMU, and
+ivnetctl -j for what the broker says.
+
+usage: test_broker.py IVNETD IVNETCTL EP_TOOL
+"""
+import array
+import json
+import os
+import queue
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+IVNETD, IVNETCTL, EP_TOOL = sys.argv[1:4]
+TMP = tempfile.mkdtemp(prefix="ivnet-it-")
+VECTORS = 2
+
+
+def fail(msg):
+    print(f"FAIL: {msg}", flush=True)
+    raise SystemExit(1)
+
+
+def wait_for(what, pred, timeout=10.0, step=0.05):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    fail(f"timed out waiting for {what}")
+
+
+class Broker:
+    def __init__(self, name, *extra, log=None):
+        self.sock = os.path.join(TMP, f"{name}.sock")
+        self.ctl = self.sock + ".ctl"
+        self.log = log or os.path.join(TMP, f"{name}.log")
+        args = [IVNETD, "-F", "-S", self.sock, "-l", "16M", "--name", name,
+                "--log", self.log, *extra]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        wait_for("broker ready", lambda: self.proc.poll() is not None or
+                 self.ctl_ok())
+        if self.proc.poll() is not None:
+            fail(f"ivnetd exited: {self.proc.stderr.read()}")
+
+    def ctl_ok(self):
+        try:
+            self.ctl_json("status")
+            return True
+        except Exception:
+            return False
+
+    def ctl_json(self, *args):
+        out = subprocess.run([IVNETCTL, "-s", self.ctl, "-j", *args],
+                             capture_output=True, text=True, timeout=10)
+        if out.returncode:
+            raise RuntimeError(out.stdout + out.stderr)
+        return json.loads(out.stdout)
+
+    def peers(self):
+        return self.ctl_json("peer", "list")["peers"]
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            fail("ivnetd did not stop on SIGTERM")
+        if self.proc.returncode != 0 or "Sanitizer" in err:
+            fail(f"ivnetd exit {self.proc.returncode}: {err[-3000:]}")
+        return err
+
+
+class Endpoint:
+    """An ep_tool process; its JSON lines are collected in the background."""
+
+    def __init__(self, broker, *extra):
+        self.proc = subprocess.Popen([EP_TOOL, broker.sock, "--report-ms", "100", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
+        self.lines = queue.Queue()
+        self.last = None
+        self.errors = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.joined = self.next_event("joined")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev["event"] == "error":
+                self.errors.append(ev)
+            self.lines.put(ev)
+
+    def next_event(self, kind, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                ev = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    break
+                continue
+            if ev["event"] == "report":
+                self.last = ev
+            if ev["event"] == "error":
+                fail(f"endpoint error: {ev}")
+            if ev["event"] == kind:
+                return ev
+        fail(f"no '{kind}' from endpoint (exit {self.proc.poll()}): "
+             f"{self.proc.stderr.read() if self.proc.poll() is not None else ''}")
+
+    def report(self):
+        """The newest report."""
+        ev = self.next_event("report")
+        while not self.lines.empty():
+            e = self.lines.get()
+            if e["event"] == "error":
+                fail(f"endpoint error: {e}")
+            if e["event"] == "report":
+                ev = e
+        self.last = ev
+        return ev
+
+    @property
+    def id(self):
+        return self.joined["id"]
+
+    def rx_from(self, other):
+        return self.report()["rx"].get(str(other.id), 0)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+        if self.errors:
+            fail(f"endpoint errors: {self.errors}")
+
+
+# ------------------------------------------------------- raw protocol client
+
+def recv_msg(sock, timeout=5):
+    """One protocol message: (value, fd or None); raw bytes length checked."""
+    sock.settimeout(timeout)
+    fds = array.array("i")
+    data, anc, flags, _ = sock.recvmsg(8, socket.CMSG_LEN(4 * fds.itemsize))
+    if len(data) != 8:
+        raise EOFError(f"short message: {data!r}")
+    fd = None
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    if len(fds) > 1:
+        raise ValueError("more than one fd in a message")
+    if fds:
+        fd = fds[0]
+    return struct.unpack("<q", data)[0], fd
+
+
+class RawClient:
+    """Speaks the client side the way QEMU's ivshmem device does."""
+
+    def __init__(self, broker, read_setup=True):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(broker.sock)
+        self.fds = []
+        if read_setup:
+            self.setup()
+
+    def setup(self, others=0):
+        v, fd = recv_msg(self.sock)
+        if v != 0 or fd is not None:
+            fail(f"first message must be version 0 without fd, got {v} {fd}")
+        self.id, fd = recv_msg(self.sock)
+        if not 0 <= self.id <= 65535 or fd is not None:
+            fail(f"second message must be our id without fd, got {self.id} {fd}")
+        v, self.shm = recv_msg(self.sock)
+        if v != -1 or self.shm is None:
+            fail(f"third message must be -1 with the shm fd, got {v} {self.shm}")
+        self.fds.append(self.shm)
+        self.size = os.fstat(self.shm).st_size
+        self.vectors = {}
+        # others' vectors, then ours: ours complete the setup
+        while len(self.vectors.get(self.id, [])) < VECTORS:
+            v, fd = recv_msg(self.sock)
+            if fd is None:
+                fail(f"setup message for peer {v} without an eventfd")
+            self.fds.append(fd)
+            self.vectors.setdefault(v, []).append(fd)
+        return self
+
+    def close(self):
+        self.sock.close()
+        for fd in self.fds:
+            os.close(fd)
+        self.fds = []
+
+
+# ------------------------------------------------------------------- tests
+
+def test_protocol(b):
+    """The QEMU protocol to the byte: order, ids, fds, joins and leaves."""
+    a = RawClient(b)
+    if a.size != 16 << 20:
+        fail(f"shm fd size {a.size}")
+    if list(a.vectors) != [a.id] or len(a.vectors[a.id]) != VECTORS:
+        fail(f"first client's vectors: {a.vectors}")
+    c = RawClient(b)
+    ids = list(c.vectors)
+    if ids != [a.id, c.id] or any(len(v) != VECTORS for v in c.vectors.values()):
+        fail(f"second client must see the first's vectors, then its own: {ids}")
+    # the first is told of the second: its id once per vector, with eventfds
+    for _ in range(VECTORS):
+        v, fd = recv_msg(a.sock)
+        if v != c.id or fd is None:
+            fail(f"join announcement: {v} {fd}")
+        a.fds.append(fd)
+    # the first's control vector was rung for the table change
+    ctl = a.vectors[a.id][0]
+    os.set_blocking(ctl, False)
+    if struct.unpack("<Q", os.read(ctl, 8))[0] < 1:
+        fail("control vector not signalled on join")
+    c.close()
+    v, fd = recv_msg(a.sock)
+    if v != c.id or fd is not None:
+        fail(f"leave announcement must be the id without fd: {v} {fd}")
+    a.close()
+    wait_for("no peers", lambda: b.peers() == [])
+
+
+def test_mesh(b):
+    """Three endpoints, every pair, every payload verified; ctl agrees."""
+    eps = [Endpoint(b) for _ in range(3)]
+    for e in eps:
+        for o in eps:
+            if o is not e:
+                wait_for(f"traffic {o.id}->{e.id}", lambda: e.rx_from(o) > 2000)
+    peers = {p["id"]: p for p in b.peers()}
+    if sorted(peers) != sorted(e.id for e in eps):
+        fail(f"peer list {peers} vs endpoints {[e.id for e in eps]}")
+    for e in eps:
+        p = peers[e.id]
+        if (p["mac"], p["pid"], p["link"], p["state"]) != (e.joined["mac"], e.proc.pid,
+                                                           "up", "joined"):
+            fail(f"peer {p} does not match endpoint {e.joined}")
+    macs = {p["mac"] for p in peers.values()}
+    if len(macs) != 3 or any(int(m[:2], 16) & 1 for m in macs):
+        fail(f"MACs must be distinct unicast: {macs}")
+    seg = b.ctl_json("segment", "show")["segments"][0]
+    if seg["peers"] != 3 or seg["size"] != 16 << 20 or seg["vectors"] != VECTORS:
+        fail(f"segment show: {seg}")
+    for e in eps:
+        r = e.report()
+        if any(r["bcast"].get(str(o.id), 0) == 0 for o in eps if o is not e):
+            fail(f"endpoint {e.id} got no broadcast from someone: {r}")
+    return eps
+
+
+def test_kill_and_restart(b, eps):
+    """SIGKILL one endpoint mid-transfer: the others see it leave and keep
+    going; a new one takes its id with a new epoch and traffic resumes."""
+    victim, a, c = eps
+    old = {p["id"]: p for p in b.peers()}[victim.id]
+    victim.kill()
+    wait_for("broker sees the leave", lambda: victim.id not in {p["id"] for p in b.peers()})
+    for e in (a, c):
+        wait_for("survivor drops the dead peer", lambda: victim.id not in e.report()["up"])
+    base = (a.rx_from(c), c.rx_from(a))
+    wait_for("survivors keep exchanging",
+             lambda: a.rx_from(c) > base[0] + 2000 and c.rx_from(a) > base[1] + 2000)
+    if "reason=hangup" not in b.log_text():
+        fail("no leave line in the log")
+
+    fresh = Endpoint(b)
+    if fresh.id != victim.id:
+        fail(f"restarted endpoint got id {fresh.id}, expected {victim.id}")
+    new = {p["id"]: p for p in b.peers()}[fresh.id]
+    if new["epoch"] <= old["epoch"] or new["pid"] != fresh.proc.pid:
+        fail(f"rejoin must bump the epoch: {old} -> {new}")
+    for e in (a, c):
+        before = e.rx_from(fresh)
+        wait_for("traffic with the restarted peer",
+                 lambda: e.rx_from(fresh) > before + 2000 and fresh.rx_from(e) > 2000)
+    return [fresh, a, c]
+
+
+def test_hostile_clients(b, eps):
+    """Garbage bytes, half-finished setups and a connection flood are
+    dropped; the endpoints never notice."""
+    g = RawClient(b)
+    g.sock.sendall(b"GARBAGE\x00\xff" * 10)
+    wait_for("garbage client dropped", lambda: g.id not in {p["id"] for p in b.peers()})
+    g.close()
+    for _ in range(50):  # connect and vanish before reading the setup
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(b.sock)
+        s.close()
+    for _ in range(50):  # read part of the setup, then vanish
+        r = RawClient(b, read_setup=False)
+        recv_msg(r.sock)
+        r.close()
+    flood = []
+    for _ in range(40):  # more than the table holds
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(b.sock)
+        flood.append(s)
+    wait_for("table full", lambda: len(b.peers()) == 8)
+    if "reason=segment-full" not in b.log_text():
+        fail("no segment-full refusal logged")
+    for s in flood:
+        s.close()
+    wait_for("flood gone", lambda: len(b.peers()) == 3)
+    if "reason=sent-data" not in b.log_text():
+        fail("garbage client's drop not logged")
+    a, c = eps[1], eps[2]
+    before = a.rx_from(c)
+    wait_for("traffic unaffected", lambda: a.rx_from(c) > before + 2000)
+    for e in eps:
+        if e.proc.poll() is not None:
+            fail("an endpoint died during the hostile-client test")
+
+
+def test_join_leave_cycles(b, n=1000):
+    """Many joins and leaves: no descriptor (or, at exit, memory) leaks."""
+    start_fds = b.fds()
+    for _ in range(n):
+        RawClient(b).close()
+    wait_for("all cycles processed", lambda: b.ctl_json("stats")["stats"][0]["leaves"] >= n)
+    wait_for("descriptors back to where they were", lambda: b.fds() == start_fds, timeout=5)
+
+
+def test_allow_list():
+    b = Broker("allow", "--allow-uid", "54321", "--allow-gid", "54321")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(b.sock)
+    s.settimeout(5)
+    if s.recv(8) != b"":
+        fail("a client outside the allow-list got a setup")
+    s.close()
+    out = subprocess.run([EP_TOOL, b.sock, "--seconds", "1"], capture_output=True, text=True)
+    if out.returncode != 1 or "refused" not in out.stdout:
+        fail(f"endpoint outside the allow-list: {out.stdout}")
+    if "reason=not-allowed" not in b.log_text():
+        fail("refusal not logged")
+    b.stop()
+
+
+def test_reopen_log():
+    log = os.path.join(TMP, "hup.log")
+    b = Broker("hup", log=log)
+    os.rename(log, log + ".1")
+    b.proc.send_signal(signal.SIGHUP)
+    wait_for("log reopened", lambda: os.path.exists(log))
+    RawClient(b).close()
+    wait_for("events in the new log", lambda: "join segment=hup" in open(log).read())
+    b.stop()
+
+
+def test_ctl_errors(b):
+    out = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list", "nosuch"],
+                         capture_output=True, text=True)
+    if out.returncode != 1 or not out.stdout.startswith("error: no segment"):
+        fail(f"unknown segment: {out.returncode} {out.stdout}")
+    out = subprocess.run([IVNETCTL, "-s", b.ctl, "-j", "frobnicate"], capture_output=True,
+                         text=True)
+    if out.returncode != 1 or "error" not in json.loads(out.stdout):
+        fail(f"bad request in JSON: {out.stdout}")
+    text = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list"], capture_output=True,
+                          text=True).stdout
+    if len(text.splitlines()) != len(b.peers()):
+        fail(f"text peer list: {text}")
+
+
+def main():
+    b = Broker("it")
+    try:
+        for name, fn in [("protocol", lambda: test_protocol(b))]:
+            fn()
+            print(f"ok: {name}", flush=True)
+        eps = test_mesh(b)
+        print("ok: mesh", flush=True)
+        eps = test_kill_and_restart(b, eps)
+        print("ok: kill and restart", flush=True)
+        test_hostile_clients(b, eps)
+        print("ok: hostile clients", flush=True)
+        test_ctl_errors(b)
+        print("ok: control errors", flush=True)
+        for e in eps:
+            e.stop()
+        wait_for("endpoints gone", lambda: b.peers() == [])
+        test_join_leave_cycles(b)
+        print("ok: 1000 join/leave cycles, no descriptor leak", flush=True)
+    finally:
+        err = b.stop()
+    print("ok: clean SIGTERM shutdown, no sanitizer report", flush=True)
+    test_allow_list()
+    print("ok: allow-list", flush=True)
+    test_reopen_log()
+    print("ok: SIGHUP reopens the log", flush=True)
+    del err
+
+
+if __name__ == "__main__":
+    main()
