@@ -5,6 +5,7 @@
 IVNET_PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libnuma-dev
+	clang libclang-rt-14-dev
 	linux-headers-amd64 kmod
 	python3
 )

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ctl_parse.c - the control socket's request parser (grammar in control.c).
+ * Pure: no daemon state, so that it can be fuzzed alone (tests/fuzz/).
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivnetd.h"
+
+#define MAX_WORDS 8
+
+static int word_ok(const char *w, const char *extra)
+{
+	for (; *w; w++)
+		if (!isalnum((unsigned char)*w) && !strchr(extra, *w))
+			return 0;
+	return 1;
+}
+
+static int copy_word(char *dst, size_t n, const char *w)
+{
+	if (strlen(w) >= n)
+		return -1;
+	strcpy(dst, w);
+	return 0;
+}
+
+static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
+{
+	char *end;
+	unsigned long id;
+	int i;
+
+	if (n < 2) {
+		snprintf(err, el, "usage: peer label SEGMENT ID [name=NAME] [uuid=UUID]");
+		return -1;
+	}
+	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+		snprintf(err, el, "bad segment name");
+		return -1;
+	}
+	id = strtoul(w[1], &end, 10);
+	if (!isdigit((unsigned char)w[1][0]) || *end || id >= IVNET_PEERS_MAX) {
+		snprintf(err, el, "bad peer id '%.16s'", w[1]);
+		return -1;
+	}
+	req->peer_id = (uint32_t)id;
+	for (i = 2; i < n; i++) {
+		if (!strncmp(w[i], "name=", 5) && word_ok(w[i] + 5, "._-") &&
+		    !copy_word(req->label, sizeof(req->label), w[i] + 5))
+			continue;
+		if (!strncmp(w[i], "uuid=", 5) && word_ok(w[i] + 5, "-") &&
+		    !copy_word(req->uuid, sizeof(req->uuid), w[i] + 5))
+			continue;
+		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=)", w[i]);
+		return -1;
+	}
+	return 0;
+}
+
+int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
+		     size_t errlen)
+{
+	char buf[IVNETD_CTL_LINE_MAX + 1], *w[MAX_WORDS], *save = NULL, *tok;
+	int n = 0, i = 0;
+	size_t k;
+
+	memset(req, 0, sizeof(*req));
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > IVNETD_CTL_LINE_MAX) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
+	for (k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)line[k];
+
+		if (c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e) {
+			snprintf(err, errlen, "request has a non-printable byte");
+			return -1;
+		}
+		buf[k] = (char)c;
+	}
+	buf[len] = '\0';
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (n == MAX_WORDS) {
+			snprintf(err, errlen, "too many words");
+			return -1;
+		}
+		w[n++] = tok;
+	}
+	if (n > 0 && !strcmp(w[0], "-j")) {
+		req->json = 1;
+		i = 1;
+	}
+	if (i == n) {
+		snprintf(err, errlen, "empty request (try: help)");
+		return -1;
+	}
+#define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
+	if (IS(0, "status") && n == i + 1) {
+		req->verb = IVNETD_CTL_STATUS;
+		return 0;
+	}
+	if (IS(0, "help") && n == i + 1) {
+		req->verb = IVNETD_CTL_HELP;
+		return 0;
+	}
+	if (IS(0, "peer") && IS(1, "label"))
+		return req->verb = IVNETD_CTL_PEER_LABEL,
+		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
+	if (IS(0, "segment") && IS(1, "show"))
+		req->verb = IVNETD_CTL_SEGMENT_SHOW, i += 2;
+	else if (IS(0, "peer") && IS(1, "list"))
+		req->verb = IVNETD_CTL_PEER_LIST, i += 2;
+	else if (IS(0, "stats"))
+		req->verb = IVNETD_CTL_STATS, i += 1;
+	else {
+		snprintf(err, errlen, "unknown request '%.32s' (try: help)", w[i]);
+		return -1;
+	}
+#undef IS
+	if (i < n) {
+		if (i + 1 != n || !word_ok(w[i], "._-") ||
+		    copy_word(req->segment, sizeof(req->segment), w[i])) {
+			snprintf(err, errlen, "bad segment argument");
+			return -1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# run.sh SRCROOT OUTDIR TARGET [libFuzzer args...]: build one libFuzzer
+# target with clang (ASan + UBSan) and run it on its seed corpus.
+#
+#   tests/fuzz/run.sh . /tmp/fuzz ctl -max_total_time=60
+#   tests/fuzz/run.sh . /tmp/fuzz region -runs=100000
+#
+# Targets: ctl (control requests, --segment and size parsers), region
+# (region validation and ring consumption over fuzzed shared memory).
+set -eu
+src=$1 out=$2 target=$3
+shift 3
+case $target in
+ctl) files="$src/host/ctl_parse.c $src/host/options.c" ;;
+region) files="$src/common/ivnet_layout.c $src/common/ivnet_ring.c" ;;
+*) echo "run.sh: unknown target $target (ctl, region)" >&2; exit 2 ;;
+esac
+mkdir -p "$out/corpus-$target"
+cp "$src/tests/fuzz/corpus/$target/"* "$out/corpus-$target/" 2>/dev/null || true
+clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-I"$src/common" -I"$src/host" -o "$out/fuzz_$target" \
+	"$src/tests/fuzz/fuzz_$target.c" $files
+cd "$out"
+exec "./fuzz_$target" -max_len=8192 "$@" "corpus-$target"
