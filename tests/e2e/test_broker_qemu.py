@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""e2e: stock QEMU ivshmem-doorbell devices attach to ivnetd unchanged.
+
+Two TCG guests boot with `-device ivshmem-doorbell` pointed at ivnetd. From
+the broker: both are peers, listed with their QEMU's pid. From each guest:
+the device is 1af4:1110 rev 1, BAR2 is the region's size, and IVPosition
+(BAR0 + 8) is the id the broker gave it. When a QEMU exits, the broker sees
+it leave and the other stays.
+
+usage: test_broker_qemu.py --initrd FILE --cache DIR IVNETD IVNETCTL
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import guest  # noqa: E402
+
+REGION = 16 << 20
+
+
+def fail(msg):
+    print(f'FAIL: {msg}', flush=True)
+    sys.exit(1)
+
+
+def wait_for(what, pred, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    fail(f'timed out waiting for {what}')
+
+
+def ctl(ivnetctl, path, *args):
+    out = subprocess.run([ivnetctl, '-s', path, '-j', *args], capture_output=True,
+                         text=True, timeout=10)
+    if out.returncode:
+        fail(f'ivnetctl {args}: {out.stdout}{out.stderr}')
+    return json.loads(out.stdout)
+
+
+# In the guest: find the ivshmem device, enable it, print what we check.
+PROBE = r'''
+for d in /sys/bus/pci/devices/*; do
+  [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x1110 ] || continue
+  echo 1 > $d/enable
+  set -- $(sed -n 1p $d/resource); bar0=$1
+  set -- $(sed -n 3p $d/resource); echo "bar2 $(( $2 - $1 + 1 ))"
+  echo "revision $(cat $d/revision)"
+  echo "ivposition $(( $(devmem $(( bar0 + 8 )) 32) ))"
+done
+'''
+
+
+def probe(g):
+    out = g.run_ok(PROBE)
+    vals = dict(line.split() for line in out.splitlines() if line.count(' ') == 1)
+    if set(vals) != {'bar2', 'revision', 'ivposition'}:
+        fail(f'guest {g.name}: no ivshmem device found:\n{out}')
+    return {k: int(v, 0) for k, v in vals.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--initrd', required=True)
+    ap.add_argument('--cache', required=True)
+    ap.add_argument('ivnetd')
+    ap.add_argument('ivnetctl')
+    a = ap.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix='ivnet-e2e-broker-')
+    sock = os.path.join(tmp, 'ivnet.sock')
+    ctlp = sock + '.ctl'
+    log = os.path.join(tmp, 'ivnetd.log')
+    kernel = guest.prepare_kernel(guest.find_kernel(), a.cache)
+    broker = subprocess.Popen([a.ivnetd, '-F', '-S', sock, '-l', str(REGION), '-n', '2',
+                               '--name', 'e2e', '--log', log],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for('ivnetd', lambda: os.path.exists(ctlp))
+        guests = [guest.Guest(n, kernel, a.initrd, guest.ivshmem_doorbell_args(sock, 2),
+                              workdir=tmp) for n in ('a', 'b')]
+        try:
+            for g in guests:
+                g.start()
+            for g in guests:
+                g.wait_ready()
+            peers = wait_for('two peers', lambda: len(ctl(a.ivnetctl, ctlp, 'peer', 'list')
+                                                       ['peers']) == 2 and
+                             ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers'])
+            by_pid = {p['pid']: p for p in peers}
+            for g in guests:
+                p = by_pid.get(g._proc.pid)
+                if not p:
+                    fail(f'QEMU pid {g._proc.pid} not in the peer list {peers}')
+                v = probe(g)
+                if v['bar2'] != REGION:
+                    fail(f'guest {g.name}: BAR2 is {v["bar2"]} bytes, region {REGION}')
+                if v['revision'] != 1:
+                    fail(f'guest {g.name}: revision {v["revision"]}')
+                if v['ivposition'] != p['id']:
+                    fail(f'guest {g.name}: IVPosition {v["ivposition"]}, broker id {p["id"]}')
+                print(f'ok: guest {g.name}: QEMU pid {g._proc.pid} is peer {p["id"]} '
+                      f'({p["mac"]}), BAR2 {v["bar2"]}, IVPosition {v["ivposition"]}',
+                      flush=True)
+            gone = guests[0]
+            pid = gone._proc.pid
+            gone.stop()
+            left = wait_for('the broker to see QEMU leave',
+                            lambda: [p for p in ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers']]
+                            if len(ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers']) == 1 else None)
+            if left[0]['pid'] != guests[1]._proc.pid:
+                fail(f'wrong peer left: {left}')
+            with open(log) as f:
+                if f'pid={pid} uid=' not in f.read().split('leave ', 1)[-1]:
+                    fail('no leave line for the exited QEMU in the log')
+            probe(guests[1])  # the other guest's device still answers
+            for g in guests[1:]:
+                g.assert_no_oops()
+            print('ok: QEMU exit seen as a leave; the other guest is unaffected', flush=True)
+        finally:
+            for g in guests:
+                g.stop()
+    finally:
+        broker.terminate()
+        _, err = broker.communicate(timeout=20)
+        if broker.returncode != 0 or 'Sanitizer' in err:
+            fail(f'ivnetd exit {broker.returncode}: {err[-2000:]}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
