@@ -253,7 +253,8 @@ def test_protocol(b):
 
 def test_mesh(b):
     """Three endpoints, every pair, every payload verified; ctl agrees."""
-    eps = [Endpoint(b) for _ in range(3)]
+    # one endpoint per receive mode
+    eps = [Endpoint(b, "--mode", m) for m in ("busy", "block", "adaptive")]
     for e in eps:
         for o in eps:
             if o is not e:
@@ -379,6 +380,66 @@ def test_reopen_log():
     b.stop()
 
 
+def test_hugepages_numa_and_mode():
+    """A hugetlb memfd region bound to NUMA node 0; socket permissions."""
+    nr = "/proc/sys/vm/nr_hugepages"
+    with open(nr) as f:
+        before = int(f.read())
+    with open(nr, "w") as f:
+        f.write(str(before + 16))
+    try:
+        with open(nr) as f:
+            if int(f.read()) < before + 8:
+                print("skip: cannot reserve hugepages here", flush=True)
+                return
+        b = Broker("huge", "--hugepages", "--numa-node", "0", "--socket-mode", "0660")
+        mode = os.stat(b.sock).st_mode & 0o777
+        if mode != 0o660:
+            fail(f"socket mode {oct(mode)}")
+        c = RawClient(b)
+        st = os.fstat(c.shm)
+        if st.st_blksize < 2 << 20:
+            fail(f"region is not on hugepages (block size {st.st_blksize})")
+        maps = open(f"/proc/{b.proc.pid}/numa_maps").read()
+        if not any("bind:0" in line and "huge" in line for line in maps.splitlines()):
+            fail(f"region not bound to node 0:\n{maps}")
+        c.close()
+        b.stop()
+    finally:
+        with open(nr, "w") as f:
+            f.write(str(before))
+
+
+def test_daemon_mode():
+    """Without -F: detaches, writes the pid file, removes it on SIGTERM."""
+    sock = os.path.join(TMP, "daemon.sock")
+    pidf = os.path.join(TMP, "daemon.pid")
+    log = os.path.join(TMP, "daemon.log")
+    out = subprocess.run([IVNETD, "-S", sock, "-l", "4M", "-p", pidf, "--log", log],
+                         capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        fail(f"daemon start: {out.stderr}")
+    pid = int(wait_for("pid file", lambda: os.path.exists(pidf) and open(pidf).read().strip()))
+    if not os.path.exists(f"/proc/{pid}"):
+        fail("pid file names no live process")
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(sock)
+    if recv_msg(c)[0] != 0:
+        fail("daemonised broker does not speak")
+    c.close()
+    os.kill(pid, signal.SIGTERM)
+
+    def gone():
+        # re-parented to pid 1, which may be slow (or fail) to reap it
+        try:
+            return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] in "ZX"
+        except OSError:
+            return True
+    wait_for("daemon exit", gone)
+    if os.path.exists(pidf) or os.path.exists(sock):
+        fail("pid file or socket left behind")
+
+
 def test_ctl_errors(b):
     out = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list", "nosuch"],
                          capture_output=True, text=True)
@@ -420,6 +481,10 @@ def main():
     print("ok: allow-list", flush=True)
     test_reopen_log()
     print("ok: SIGHUP reopens the log", flush=True)
+    test_hugepages_numa_and_mode()
+    print("ok: hugepages, NUMA binding, socket mode", flush=True)
+    test_daemon_mode()
+    print("ok: daemon mode with pid file", flush=True)
     del err
 
 
