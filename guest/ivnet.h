@@ -1,11 +1,117 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ivnet.h - declarations shared by the guest driver's files.
+ *
+ * One netdev per ivshmem-doorbell device. BAR0 holds the ivshmem registers,
+ * BAR1 the MSI-X table (vector 0: control, vector 1: receive), BAR2 the
+ * shared region laid out by the broker (common/ivnet_shm.h). Our peer id is
+ * IVPosition. Rings: one to each peer (we produce, from the xmit path under
+ * the tx queue lock) and one from each peer (we consume, in NAPI or, with
+ * napi=0, in the interrupt handler under rx_lock).
  */
 #ifndef IVNET_GUEST_H
 #define IVNET_GUEST_H
 
+#include <linux/etherdevice.h>
+#include <linux/netdevice.h>
+#include <linux/pci.h>
+#include <linux/workqueue.h>
+
 #include "ivnet_ring.h"
+
+#define IVNET_DRV_NAME "ivnet"
+#define IVNET_DRV_VERSION "0.1"
+
+/* ivshmem BAR0 registers (QEMU docs/specs/ivshmem-spec.rst) */
+#define IVNET_REG_INTRMASK 0x00
+#define IVNET_REG_INTRSTATUS 0x04
+#define IVNET_REG_IVPOSITION 0x08
+#define IVNET_REG_DOORBELL 0x0c
+
+/* Frames up to this size are copied into one linear skb; larger ones get
+ * their headers linear and the rest in page fragments. */
+#define IVNET_RX_COPYBREAK 1536
+#define IVNET_RX_HDR 256
+
+/* module parameters (main.c) */
+extern bool ivnet_napi;
+extern bool ivnet_suppress;
+extern bool ivnet_xmit_batch;
+
+struct ivnet_peer_stats {
+	u64 tx_packets;
+	u64 tx_bytes;
+	u64 tx_ring_full;
+	u64 rx_packets;
+	u64 rx_bytes;
+	u64 rx_dropped;
+	u64 rx_invalid; /* offload metadata or source MAC refused */
+	u64 doorbells;
+};
+
+struct ivnet_dev_peer {
+	u32 id;
+	bool up;	      /* joined, its link up, under the current join */
+	u8 mac[ETH_ALEN];     /* copied from the table at the last scan */
+	u32 link_epoch;	      /* its attach epoch when we resynced its ring */
+	u32 features;	      /* IVNET_F_* it accepts */
+	struct ivnet_ring tx; /* us -> it: xmit path only */
+	struct ivnet_ring rx; /* it -> us: receive context only */
+	struct ivnet_peer_stats st;
+};
+
+struct ivnet_priv {
+	struct net_device *dev;
+	struct pci_dev *pdev;
+	void __iomem *regs;
+	void *shm;
+	resource_size_t shm_size;
+	struct ivnet_layout layout;
+	u32 self;
+	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
+	u64 tx_dirty;		     /* peers with frames reserved but not published */
+	unsigned long rx_resync[BITS_TO_LONGS(IVNET_PEERS_MAX)];
+	u32 rx_next; /* round-robin start */
+	struct napi_struct napi;
+	spinlock_t rx_lock;	/* napi=0: receive in the interrupt handler */
+	struct mutex scan_lock; /* one peer-table scan at a time */
+	struct work_struct peer_work;
+	struct delayed_work peer_poll;
+	struct delayed_work rx_retry; /* napi=0: more to receive than one irq takes */
+	bool running;
+	/* counters not tied to one peer */
+	u64 tx_unknown;
+	u64 tx_errors;
+	u64 interrupts;
+	u64 interrupts_ctrl;
+	u64 napi_polls;
+};
+
+/* device.c */
+void ivnet_doorbell(struct ivnet_priv *priv, u32 peer, u32 vector);
+
+/* netdev.c */
+struct net_device *ivnet_netdev_alloc(struct pci_dev *pdev);
+extern const struct net_device_ops ivnet_netdev_ops;
+
+/* peers.c */
+void ivnet_peers_scan(struct ivnet_priv *priv);
+void ivnet_peer_work(struct work_struct *work);
+void ivnet_peer_poll(struct work_struct *work);
+void ivnet_link_set(struct ivnet_priv *priv, bool up);
+struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac);
+
+/* tx.c */
+netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev);
+
+/* rx.c */
+int ivnet_poll(struct napi_struct *napi, int budget);
+irqreturn_t ivnet_irq_rx(int irq, void *data);
+irqreturn_t ivnet_irq_ctrl(int irq, void *data);
+void ivnet_rx_retry(struct work_struct *work);
+
+/* ethtool.c */
+extern const struct ethtool_ops ivnet_ethtool_ops;
 
 /* selftest.c: the ring library exercised in kernel context at load time. */
 int ivnet_selftest(void);

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+/*
+ * device.c - the ivshmem PCI device: registers, the shared region, MSI-X
+ * vectors, and the netdev's life around them.
+ */
+#include <linux/io.h>
+#include <linux/if_vlan.h>
+#include <linux/pci.h>
+
+#include "ivnet.h"
+
+void ivnet_doorbell(struct ivnet_priv *priv, u32 peer, u32 vector)
+{
+	/* Each write is a VM exit (an eventfd signal with ioeventfd=on).
+	 * writel orders it after the ring stores that it announces. */
+	writel(peer << 16 | vector, priv->regs + IVNET_REG_DOORBELL);
+}
+
+static int map_region(struct ivnet_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+	const char *why = NULL;
+	int err;
+
+	priv->shm_size = pci_resource_len(pdev, 2);
+	if (!priv->shm_size) {
+		dev_err(&pdev->dev, "no shared memory (BAR2): not an ivshmem device?\n");
+		return -ENODEV;
+	}
+	/* BAR2 is host RAM shared with other VMs: map it cacheable, not as
+	 * device memory. */
+	priv->shm =
+		devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), priv->shm_size, MEMREMAP_WB);
+	if (IS_ERR(priv->shm))
+		return PTR_ERR(priv->shm);
+	err = ivnet_layout_from_header(priv->shm, priv->shm_size, &priv->layout, &why);
+	if (err) {
+		dev_err(&pdev->dev,
+			"shared region refused (bad %s): is the server ivnetd, and ready?\n",
+			why ? why : "header");
+		return err;
+	}
+	priv->self = readl(priv->regs + IVNET_REG_IVPOSITION);
+	if (priv->self >= priv->layout.max_peers) {
+		dev_err(&pdev->dev, "our peer id %u is outside the region's %u peers\n", priv->self,
+			priv->layout.max_peers);
+		return -EPROTO;
+	}
+	if (priv->layout.vectors < IVNET_VECTORS_MIN)
+		return -EPROTO;
+	return 0;
+}
+
+/* The MAC the broker gave us; a random one if it is not a unicast address. */
+static void set_mac(struct ivnet_priv *priv)
+{
+	struct ivnet_peer *e = (struct ivnet_peer *)((u8 *)priv->shm +
+						     ivnet_peer_offset(&priv->layout, priv->self));
+	u8 mac[ETH_ALEN];
+
+	memcpy(mac, e->admin.mac, ETH_ALEN);
+	if (is_valid_ether_addr(mac)) {
+		eth_hw_addr_set(priv->dev, mac);
+		return;
+	}
+	dev_warn(&priv->pdev->dev, "broker gave no valid MAC (%pM): using a random one\n", mac);
+	eth_hw_addr_random(priv->dev);
+}
+
+static int setup_peers(struct ivnet_priv *priv)
+{
+	u32 id;
+
+	priv->peer = devm_kcalloc(&priv->pdev->dev, priv->layout.max_peers, sizeof(*priv->peer),
+				  GFP_KERNEL);
+	if (!priv->peer)
+		return -ENOMEM;
+	for (id = 0; id < priv->layout.max_peers; id++)
+		priv->peer[id].id = id;
+	return 0;
+}
+
+static int setup_irqs(struct ivnet_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+	int n, err;
+
+	n = pci_alloc_irq_vectors(pdev, IVNET_VECTORS_MIN, IVNET_VECTORS_MIN, PCI_IRQ_MSIX);
+	if (n < 0) {
+		dev_err(&pdev->dev, "needs MSI-X with %u vectors (vectors=%u on the device)\n",
+			IVNET_VECTORS_MIN, IVNET_VECTORS_MIN);
+		return n;
+	}
+	err = request_irq(pci_irq_vector(pdev, IVNET_VEC_CONTROL), ivnet_irq_ctrl, 0,
+			  "ivnet-control", priv);
+	if (err)
+		goto err_vectors;
+	err = request_irq(pci_irq_vector(pdev, IVNET_VEC_RX), ivnet_irq_rx, 0, "ivnet-rx", priv);
+	if (err)
+		goto err_ctrl;
+	return 0;
+
+err_ctrl:
+	free_irq(pci_irq_vector(pdev, IVNET_VEC_CONTROL), priv);
+err_vectors:
+	pci_free_irq_vectors(pdev);
+	return err;
+}
+
+static void free_irqs(struct ivnet_priv *priv)
+{
+	free_irq(pci_irq_vector(priv->pdev, IVNET_VEC_RX), priv);
+	free_irq(pci_irq_vector(priv->pdev, IVNET_VEC_CONTROL), priv);
+	pci_free_irq_vectors(priv->pdev);
+}
+
+int ivnet_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
+{
+	struct net_device *dev;
+	struct ivnet_priv *priv;
+	int err;
+
+	if (pdev->revision != 1)
+		dev_warn(&pdev->dev, "ivshmem revision %u, expected 1\n", pdev->revision);
+	err = pcim_enable_device(pdev);
+	if (err)
+		return err;
+	err = pcim_iomap_regions(pdev, BIT(0), IVNET_DRV_NAME);
+	if (err)
+		return err;
+	/* MSI-X messages are memory writes by the device: without bus
+	 * mastering (which QEMU enforces) no interrupt ever arrives. */
+	pci_set_master(pdev);
+	dev = ivnet_netdev_alloc(pdev);
+	if (!dev)
+		return -ENOMEM;
+	priv = netdev_priv(dev);
+	priv->regs = pcim_iomap_table(pdev)[0];
+	pci_set_drvdata(pdev, priv);
+
+	err = map_region(priv);
+	if (!err)
+		err = setup_peers(priv);
+	if (err)
+		goto err_free;
+	dev->max_mtu = min_t(u32, 65535, priv->layout.max_frame - ETH_HLEN - VLAN_HLEN);
+	set_mac(priv);
+	err = setup_irqs(priv);
+	if (err)
+		goto err_free;
+	err = register_netdev(dev);
+	if (err)
+		goto err_irqs;
+	netdev_info(dev, "peer %u of %u in segment \"%.*s\", %u slots x %u B per ring\n",
+		    priv->self, priv->layout.max_peers, (int)IVNET_NAME_LEN,
+		    ((struct ivnet_region_hdr *)priv->shm)->name, priv->layout.slot_count,
+		    priv->layout.slot_size);
+	schedule_delayed_work(&priv->peer_poll, HZ);
+	return 0;
+
+err_irqs:
+	free_irqs(priv);
+err_free:
+	free_netdev(dev);
+	return err;
+}
+
+void ivnet_pci_remove(struct pci_dev *pdev)
+{
+	struct ivnet_priv *priv = pci_get_drvdata(pdev);
+
+	unregister_netdev(priv->dev); /* stops it: link down, peers told */
+	cancel_delayed_work_sync(&priv->peer_poll);
+	free_irqs(priv); /* no more interrupts to queue work */
+	cancel_work_sync(&priv->peer_work);
+	cancel_delayed_work_sync(&priv->rx_retry);
+	free_netdev(priv->dev);
+}

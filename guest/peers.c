@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: MIT
+/*
+ * peers.c - who is reachable: the peer table in shared memory, our own
+ * link line in it, and the carrier.
+ *
+ * A peer is up when the broker says it joined, its own line says its link
+ * is up, and that line belongs to the current join (join_epoch == epoch).
+ * The table is rescanned when a control doorbell rings (the broker's on a
+ * join or leave, a peer's when its link changes) and once a second in case
+ * a doorbell was lost. Values read from the table are copied and compared,
+ * never used as indices or lengths.
+ */
+#include "ivnet.h"
+
+static struct ivnet_peer *entry(struct ivnet_priv *priv, u32 id)
+{
+	return (struct ivnet_peer *)((u8 *)priv->shm + ivnet_peer_offset(&priv->layout, id));
+}
+
+/* Tell every peer our link line changed (their control vector). */
+static void announce(struct ivnet_priv *priv)
+{
+	u32 id;
+
+	for (id = 0; id < priv->layout.max_peers; id++)
+		if (id != priv->self &&
+		    ivnet_load_acquire(&entry(priv, id)->admin.state) == IVNET_PEER_JOINED)
+			ivnet_doorbell(priv, id, IVNET_VEC_CONTROL);
+}
+
+void ivnet_link_set(struct ivnet_priv *priv, bool up)
+{
+	struct ivnet_peer *e = entry(priv, priv->self);
+
+	if (up) {
+		/* A new attach: a new epoch, so that peers drop whatever an
+		 * earlier incarnation of us left queued to them. */
+		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
+		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
+		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
+		ivnet_store_relaxed(&e->link.mtu, priv->dev->max_mtu);
+		ivnet_store_relaxed(&e->link.features, IVNET_F_ALL);
+	}
+	/* release: a peer that sees the state sees the fields above. */
+	ivnet_store_release(&e->link.state, up ? IVNET_LINK_UP : IVNET_LINK_DOWN);
+	announce(priv);
+}
+
+/* Reads one entry; returns whether the peer is up. */
+static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *link_epoch, u32 *features)
+{
+	struct ivnet_peer *e = entry(priv, id);
+	u32 epoch;
+
+	/* acquire: pairs with the broker's release of state. */
+	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
+		return false;
+	epoch = ivnet_load_relaxed(&e->admin.epoch);
+	memcpy(mac, e->admin.mac, ETH_ALEN);
+	/* acquire: pairs with the peer's release of its link state. */
+	if (ivnet_load_acquire(&e->link.state) != IVNET_LINK_UP ||
+	    ivnet_load_relaxed(&e->link.join_epoch) != epoch)
+		return false;
+	*link_epoch = ivnet_load_relaxed(&e->link.epoch);
+	*features = ivnet_load_relaxed(&e->link.features);
+	/* a peer without a unicast address could not be told apart */
+	return is_valid_ether_addr(mac);
+}
+
+void ivnet_peers_scan(struct ivnet_priv *priv)
+{
+	bool any = false, kick = false;
+	u32 id;
+
+	mutex_lock(&priv->scan_lock);
+	if (!READ_ONCE(priv->running))
+		goto out;
+	for (id = 0; id < priv->layout.max_peers; id++) {
+		struct ivnet_dev_peer *p = &priv->peer[id];
+		u32 link_epoch = 0, features = 0;
+		u8 mac[ETH_ALEN];
+		bool up;
+
+		if (id == priv->self)
+			continue;
+		up = read_peer(priv, id, mac, &link_epoch, &features);
+		if (up && (!p->up || link_epoch != p->link_epoch)) {
+			/* new, or restarted: what it queued before is stale;
+			 * the receive context resyncs its ring */
+			p->link_epoch = link_epoch;
+			ether_addr_copy(p->mac, mac);
+			set_bit(id, priv->rx_resync);
+			kick = true;
+		}
+		WRITE_ONCE(p->features, features);
+		if (up != p->up)
+			netdev_dbg(priv->dev, "peer %u %s\n", id, up ? "up" : "down");
+		WRITE_ONCE(p->up, up);
+		any |= up;
+	}
+	if (any && !netif_carrier_ok(priv->dev))
+		netif_carrier_on(priv->dev);
+	else if (!any && netif_carrier_ok(priv->dev))
+		netif_carrier_off(priv->dev);
+	if (kick) {
+		if (ivnet_napi) {
+			/* process context: the softirq runs at bh enable */
+			local_bh_disable();
+			napi_schedule(&priv->napi);
+			local_bh_enable();
+		} else {
+			schedule_delayed_work(&priv->rx_retry, 0);
+		}
+	}
+out:
+	mutex_unlock(&priv->scan_lock);
+}
+
+void ivnet_peer_work(struct work_struct *work)
+{
+	struct ivnet_priv *priv = container_of(work, struct ivnet_priv, peer_work);
+
+	ivnet_peers_scan(priv);
+}
+
+void ivnet_peer_poll(struct work_struct *work)
+{
+	struct ivnet_priv *priv = container_of(to_delayed_work(work), struct ivnet_priv, peer_poll);
+
+	ivnet_peers_scan(priv);
+	schedule_delayed_work(&priv->peer_poll, HZ);
+}
+
+struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac)
+{
+	u32 id;
+
+	for (id = 0; id < priv->layout.max_peers; id++) {
+		struct ivnet_dev_peer *p = &priv->peer[id];
+
+		if (READ_ONCE(p->up) && ether_addr_equal(p->mac, mac))
+			return p;
+	}
+	return NULL;
+}
