@@ -191,6 +191,22 @@ static inline void *ivnet_tx_reserve(struct ivnet_ring *r, uint32_t len, const s
 	return r->slots + ((size_t)pos << r->slot_shift);
 }
 
+/*
+ * Free slots as the consumer's published tail says, without touching the
+ * producer's state (a watcher in another context may call it while the
+ * producer is idle). 0 if the tail is invalid.
+ */
+static inline uint32_t ivnet_tx_space(const struct ivnet_ring *r)
+{
+	/* acquire: as in ivnet_tx_refresh(). */
+	uint32_t t = ivnet_load_acquire(&r->ctrl->cons.tail);
+	uint32_t head = ivnet_load_relaxed(&r->head), pub = ivnet_load_relaxed(&r->pub);
+
+	if ((uint32_t)(pub - t) > r->slot_count)
+		return 0;
+	return r->slot_count - (head - t);
+}
+
 /* Make every reserved frame visible to the consumer. */
 static inline void ivnet_tx_publish(struct ivnet_ring *r)
 {

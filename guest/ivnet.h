@@ -13,6 +13,7 @@
 #define IVNET_GUEST_H
 
 #include <linux/etherdevice.h>
+#include <linux/hrtimer.h>
 #include <linux/netdevice.h>
 #include <linux/pci.h>
 #include <linux/workqueue.h>
@@ -70,6 +71,11 @@ struct ivnet_priv {
 	u32 self;
 	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
 	u64 tx_dirty;		     /* peers with frames reserved but not published */
+	struct hrtimer tx_wait;	     /* queue stopped: watches the blocking ring */
+	u32 tx_blocked;		     /* the peer whose full ring stopped the queue */
+	u32 tx_blocked_need;	     /* slots the requeued frame needs */
+	ktime_t tx_blocked_since;
+	u64 tx_stalled; /* peers given up on (bit per id) */
 	unsigned long rx_resync[BITS_TO_LONGS(IVNET_PEERS_MAX)];
 	u32 rx_next; /* round-robin start */
 	struct napi_struct napi;
@@ -103,6 +109,13 @@ struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac)
 
 /* tx.c */
 netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev);
+enum hrtimer_restart ivnet_tx_wait(struct hrtimer *t);
+
+/* A full ring holds the queue this long at most; then frames to that peer
+ * are dropped until it consumes again (a peer that died must not stop
+ * traffic to the others). */
+#define IVNET_TX_STALL_NS (100 * NSEC_PER_MSEC)
+#define IVNET_TX_WAIT_NS (50 * NSEC_PER_USEC)
 
 /* rx.c */
 int ivnet_poll(struct napi_struct *napi, int budget);

@@ -26,6 +26,7 @@ static void attach_rings(struct ivnet_priv *priv)
 		p->up = false;
 	}
 	priv->tx_dirty = 0;
+	priv->tx_stalled = 0;
 	bitmap_zero(priv->rx_resync, IVNET_PEERS_MAX);
 }
 
@@ -49,6 +50,7 @@ static int ivnet_stop(struct net_device *dev)
 	struct ivnet_priv *priv = netdev_priv(dev);
 
 	netif_stop_queue(dev);
+	hrtimer_cancel(&priv->tx_wait);
 	ivnet_link_set(priv, false);
 	WRITE_ONCE(priv->running, false);
 	netif_carrier_off(dev);
@@ -112,6 +114,8 @@ struct net_device *ivnet_netdev_alloc(struct pci_dev *pdev)
 	INIT_WORK(&priv->peer_work, ivnet_peer_work);
 	INIT_DELAYED_WORK(&priv->peer_poll, ivnet_peer_poll);
 	INIT_DELAYED_WORK(&priv->rx_retry, ivnet_rx_retry);
+	hrtimer_init(&priv->tx_wait, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	priv->tx_wait.function = ivnet_tx_wait;
 	strscpy(dev->name, "ivnet%d", sizeof(dev->name));
 	SET_NETDEV_DEV(dev, &pdev->dev);
 	dev->netdev_ops = &ivnet_netdev_ops;

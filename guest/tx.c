@@ -51,8 +51,9 @@ static void meta_from_hdr(struct ivnet_meta *m, const struct virtio_net_hdr *h)
 	m->csum_offset = __virtio16_to_cpu(true, h->csum_offset);
 }
 
-/* One skb into one peer's ring, as is (offloads the peer accepts). */
-static void put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
+/* One skb into one peer's ring, as is (offloads the peer accepts).
+ * Returns -ENOSPC if the ring is full (nothing was written). */
+static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
 {
 	struct virtio_net_hdr h;
 	struct ivnet_meta m;
@@ -60,7 +61,7 @@ static void put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buf
 
 	if (virtio_net_hdr_from_skb(skb, &h, true, false, 0) || skb->len > priv->layout.max_frame) {
 		WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
-		return;
+		return 0;
 	}
 	/* hdr_len from skb_headlen() is only a hint, and may exceed what a
 	 * receiver checks it against: keep it within the frame */
@@ -69,7 +70,7 @@ static void put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buf
 	d = ivnet_tx_reserve(&p->tx, skb->len, &m);
 	if (!d) {
 		WRITE_ONCE(p->st.tx_ring_full, p->st.tx_ring_full + 1);
-		return;
+		return -ENOSPC;
 	}
 	if (skb_copy_bits(skb, 0, d, skb->len)) {
 		/* cannot happen for a well-formed skb; the frame still goes
@@ -84,6 +85,7 @@ static void put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buf
 		priv->tx_dirty &= ~BIT_ULL(p->id);
 		flush_peer(priv, p);
 	}
+	return 0;
 }
 
 /*
@@ -91,7 +93,7 @@ static void put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buf
  * endpoint, say) gets them finished here: segmented and checksummed by the
  * kernel's own helpers.
  */
-static void put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
+static int put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
 {
 	u32 features = READ_ONCE(p->features);
 	struct sk_buff *segs, *seg, *next;
@@ -100,29 +102,73 @@ static void put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct
 		segs = skb_gso_segment(skb, priv->dev->features & ~NETIF_F_GSO_MASK);
 		if (IS_ERR_OR_NULL(segs)) {
 			WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
-			return;
+			return 0;
 		}
+		/* segments that do not fit are dropped: no partial requeue */
 		skb_list_walk_safe(segs, seg, next)
 		{
 			skb_mark_not_on_list(seg);
 			put_compat(priv, p, seg);
 			consume_skb(seg);
 		}
-		return;
+		return 0;
 	}
 	if (skb->ip_summed == CHECKSUM_PARTIAL && !(features & IVNET_F_CSUM)) {
 		struct sk_buff *copy = skb_copy(skb, GFP_ATOMIC);
 
+		int err;
+
 		if (!copy || skb_checksum_help(copy)) {
 			WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
 			kfree_skb(copy);
-			return;
+			return 0;
 		}
-		put(priv, p, copy);
+		err = put(priv, p, copy);
 		consume_skb(copy);
-		return;
+		return err;
 	}
-	put(priv, p, skb);
+	return put(priv, p, skb);
+}
+
+/*
+ * The queue is stopped on a full ring: wake it when the consumer has freed
+ * room for the waiting frame, or give up on that peer after a while.
+ */
+enum hrtimer_restart ivnet_tx_wait(struct hrtimer *t)
+{
+	struct ivnet_priv *priv = container_of(t, struct ivnet_priv, tx_wait);
+	struct ivnet_dev_peer *p = &priv->peer[priv->tx_blocked];
+
+	if (!READ_ONCE(p->up) || ivnet_tx_space(&p->tx) >= priv->tx_blocked_need) {
+		netif_wake_queue(priv->dev);
+		return HRTIMER_NORESTART;
+	}
+	if (ktime_to_ns(ktime_sub(ktime_get(), priv->tx_blocked_since)) > IVNET_TX_STALL_NS) {
+		WRITE_ONCE(priv->tx_stalled, priv->tx_stalled | BIT_ULL(p->id));
+		netdev_warn(priv->dev, "peer %u does not consume: dropping its frames\n", p->id);
+		netif_wake_queue(priv->dev);
+		return HRTIMER_NORESTART;
+	}
+	hrtimer_forward_now(t, ns_to_ktime(IVNET_TX_WAIT_NS));
+	return HRTIMER_RESTART;
+}
+
+/* Full ring towards p: publish what is queued, stop, let the timer wait. */
+static netdev_tx_t wait_for_room(struct ivnet_priv *priv, struct ivnet_dev_peer *p, u32 len)
+{
+	flush(priv);
+	netif_stop_queue(priv->dev);
+	priv->tx_blocked = p->id;
+	/* room for the frame wherever the ring wraps */
+	priv->tx_blocked_need = DIV_ROUND_UP(len, priv->layout.slot_size) * 2;
+	priv->tx_blocked_since = ktime_get();
+	/* The consumer may have caught up before we stopped. */
+	if (ivnet_tx_space(&p->tx) >= priv->tx_blocked_need) {
+		netif_wake_queue(priv->dev);
+		return NETDEV_TX_BUSY;
+	}
+	hrtimer_start(&priv->tx_wait, ns_to_ktime(IVNET_TX_WAIT_NS), HRTIMER_MODE_REL);
+	return NETDEV_TX_BUSY;
 }
 
 netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev)
@@ -144,10 +190,16 @@ netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev)
 	} else {
 		struct ivnet_dev_peer *p = ivnet_peer_by_mac(priv, eth->h_dest);
 
-		if (p)
-			put_compat(priv, p, skb);
-		else
+		if (!p) {
 			WRITE_ONCE(priv->tx_unknown, priv->tx_unknown + 1);
+		} else if (put_compat(priv, p, skb) == -ENOSPC) {
+			/* full: requeue the frame and wait, unless the peer has
+			 * already shown that it does not consume (then drop) */
+			if (!(READ_ONCE(priv->tx_stalled) & BIT_ULL(p->id)))
+				return wait_for_room(priv, p, skb->len);
+		} else if (READ_ONCE(priv->tx_stalled) & BIT_ULL(p->id)) {
+			WRITE_ONCE(priv->tx_stalled, priv->tx_stalled & ~BIT_ULL(p->id));
+		}
 	}
 out:
 	if (!netdev_xmit_more())
