@@ -8,7 +8,7 @@ IVNET_PACKAGES=(
 	clang libclang-rt-14-dev
 	linux-headers-amd64 kmod
 	python3
-	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping
+	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping ethtool
 )
 
 ivnet_install_deps() {
