@@ -25,9 +25,16 @@
 
 #define SETUP_TIMEOUT_S 5
 
+/* A connected peer's doorbells, by ivshmem id (the broker's messages). */
+struct ep_vectors {
+	int used;
+	uint32_t ivpos;
+	int fd[IVNET_VECTORS_MAX];
+	uint32_t n;
+};
+
+/* A slot of the peer table: the rings with whoever is there. */
 struct ep_peer {
-	int vec[IVNET_VECTORS_MAX]; /* its eventfds, from the broker */
-	uint32_t nvec;
 	uint32_t rx_link_epoch; /* its attach epoch when we last resynced */
 	int rx_synced;
 	struct ivnet_ring tx; /* us -> it */
@@ -37,9 +44,12 @@ struct ep_peer {
 
 struct ivnet_ep {
 	int sock;
-	int epfd; /* our own doorbells and the socket */
-	uint32_t id;
+	int epfd;	/* our own doorbells and the socket */
+	uint32_t id;	/* our slot */
+	uint32_t ivpos; /* our ivshmem id */
 	uint32_t vectors;
+	struct ep_vectors vec[IVNET_PEERS_MAX];
+	uint32_t tick; /* read the socket now and then even if nothing moved */
 	struct ivnet_region region;
 	struct ep_peer peer[IVNET_PEERS_MAX];
 	uint32_t last_rx; /* round-robin start */
@@ -72,12 +82,30 @@ static struct ivnet_peer *entry(const struct ivnet_ep *ep, uint32_t id)
 
 /* ---------------------------------------------------------- peer state */
 
-static int peer_up(const struct ivnet_ep *ep, uint32_t id)
+static struct ep_vectors *vectors_of(struct ivnet_ep *ep, uint32_t ivpos)
+{
+	uint32_t i;
+
+	for (i = 0; i < IVNET_PEERS_MAX; i++)
+		if (ep->vec[i].used && ep->vec[i].ivpos == ivpos)
+			return &ep->vec[i];
+	return NULL;
+}
+
+/* The doorbells of whoever is in slot id, if we have them all. */
+static struct ep_vectors *doorbells(struct ivnet_ep *ep, uint32_t id)
+{
+	struct ep_vectors *v = vectors_of(ep, ivnet_load_relaxed(&entry(ep, id)->admin.ivpos));
+
+	return v && v->n == ep->vectors ? v : NULL;
+}
+
+static int peer_up(struct ivnet_ep *ep, uint32_t id)
 {
 	const struct ivnet_peer *e = entry(ep, id);
 	uint32_t epoch;
 
-	if (id == ep->id || ep->peer[id].nvec < ep->vectors)
+	if (id == ep->id || !doorbells(ep, id))
 		return 0;
 	/* acquire: pairs with the broker's release of state; the epoch read
 	 * after it belongs to this join (or a later one, which the link's
@@ -90,45 +118,53 @@ static int peer_up(const struct ivnet_ep *ep, uint32_t id)
 	       ivnet_load_relaxed(&e->link.join_epoch) == epoch;
 }
 
-static void close_vectors(struct ep_peer *p)
+static void close_vectors(struct ep_vectors *v)
 {
-	uint32_t v;
+	uint32_t i;
 
-	for (v = 0; v < p->nvec; v++)
-		close(p->vec[v]);
-	p->nvec = 0;
+	for (i = 0; i < v->n; i++)
+		close(v->fd[i]);
+	memset(v, 0, sizeof(*v));
 }
 
-/* A message after setup: a peer's next eventfd, or a peer gone. */
-static int take_message(struct ivnet_ep *ep, int64_t id, int fd)
+/* A message: a peer's next eventfd, or a peer gone (by ivshmem id). */
+static int take_message(struct ivnet_ep *ep, int64_t ivpos, int fd)
 {
-	struct ep_peer *p;
+	struct ep_vectors *v;
+	uint32_t i;
 
-	if (id < 0 || id >= ep->region.layout.max_peers) {
+	if (ivpos < 0 || ivpos > IVNET_PROTO_MAX_ID) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
 	}
-	p = &ep->peer[id];
+	v = vectors_of(ep, (uint32_t)ivpos);
 	if (fd < 0) {
-		close_vectors(p);
-		p->rx_synced = 0;
+		if (v)
+			close_vectors(v);
 		return 0;
 	}
-	if (p->nvec >= ep->vectors) {
+	for (i = 0; !v && i < IVNET_PEERS_MAX; i++) {
+		if (!ep->vec[i].used) {
+			v = &ep->vec[i];
+			v->used = 1;
+			v->ivpos = (uint32_t)ivpos;
+		}
+	}
+	if (!v || v->n >= ep->vectors) {
 		close(fd);
 		return -EPROTO;
 	}
-	p->vec[p->nvec++] = fd;
+	v->fd[v->n++] = fd;
 	return 0;
 }
 
 static void ring(struct ivnet_ep *ep, uint32_t id, uint32_t vector)
 {
+	struct ep_vectors *v = doorbells(ep, id);
 	uint64_t one = 1;
 
-	if (ep->peer[id].nvec > vector &&
-	    write(ep->peer[id].vec[vector], &one, sizeof(one)) == sizeof(one))
+	if (v && write(v->fd[vector], &one, sizeof(one)) == sizeof(one))
 		ep->st.doorbells += vector == IVNET_VEC_RX;
 }
 
@@ -215,7 +251,7 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 			close(fd);
 		return fail(err, EPROTO, "bad peer id message (%lld)", (long long)v);
 	}
-	ep->id = (uint32_t)v;
+	ep->ivpos = (uint32_t)v;
 	ret = recv_setup(ep, &v, &fd, err);
 	if (ret)
 		return ret;
@@ -229,9 +265,11 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 		close(fd);
 		return ret;
 	}
-	if (ep->id >= ep->region.layout.max_peers)
-		return fail(err, EPROTO, "peer id %u outside the region's %u peers", ep->id,
-			    ep->region.layout.max_peers);
+	/* the broker put us in the table before it sent the setup */
+	ret = ivnet_find_slot(ep->region.base, &ep->region.layout, ep->ivpos);
+	if (ret < 0)
+		return fail(err, EPROTO, "ivshmem id %u has no entry in the peer table", ep->ivpos);
+	ep->id = (uint32_t)ret;
 	ep->vectors = ep->region.layout.vectors;
 	return 0;
 }
@@ -239,7 +277,9 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 /* Steps 4-5: everyone's eventfds, ours last. */
 static int setup_vectors(struct ivnet_ep *ep, char *err)
 {
-	while (ep->peer[ep->id].nvec < ep->vectors) {
+	struct ep_vectors *own = NULL;
+
+	while (!own || own->n < ep->vectors) {
 		int64_t v;
 		int fd, ret;
 
@@ -248,6 +288,7 @@ static int setup_vectors(struct ivnet_ep *ep, char *err)
 			return ret;
 		if (fd < 0 || take_message(ep, v, fd))
 			return fail(err, EPROTO, "bad vector message for peer %lld", (long long)v);
+		own = vectors_of(ep, ep->ivpos);
 	}
 	return 0;
 }
@@ -281,7 +322,7 @@ static int setup_poll(struct ivnet_ep *ep, char *err)
 		return fail(err, errno, "epoll: %s", strerror(errno));
 	for (v = 0; v < ep->vectors && v <= IVNET_VEC_RX; v++) {
 		ev.data.u32 = v;
-		if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, ep->peer[ep->id].vec[v], &ev) < 0)
+		if (epoll_ctl(ep->epfd, EPOLL_CTL_ADD, vectors_of(ep, ep->ivpos)->fd[v], &ev) < 0)
 			return fail(err, errno, "epoll: %s", strerror(errno));
 	}
 	ev.data.u32 = UINT32_MAX;
@@ -329,7 +370,8 @@ void ivnet_ep_close(struct ivnet_ep *ep)
 	if (ep->region.base && ep->id < ep->region.layout.max_peers && ep->vectors)
 		link_set(ep, IVNET_LINK_DOWN);
 	for (id = 0; id < IVNET_PEERS_MAX; id++)
-		close_vectors(&ep->peer[id]);
+		if (ep->vec[id].used)
+			close_vectors(&ep->vec[id]);
 	if (ep->epfd >= 0)
 		close(ep->epfd);
 	if (ep->sock >= 0)
@@ -392,19 +434,17 @@ static int maybe_update(struct ivnet_ep *ep)
 	uint32_t gen = ivnet_load_acquire(&h->table_gen), id;
 	int ret;
 
-	if (gen == ep->seen_gen && !ep->update_pending)
+	/* now and then regardless: a broker that died says so only there */
+	if (gen == ep->seen_gen && !ep->update_pending && (++ep->tick & 4095))
 		return 0;
 	ep->seen_gen = gen;
 	ret = ivnet_ep_update(ep);
 	ep->update_pending = 0;
-	for (id = 0; id < ep->region.layout.max_peers; id++) {
-		uint32_t joined =
-			ivnet_load_relaxed(&entry(ep, id)->admin.state) == IVNET_PEER_JOINED;
-
+	for (id = 0; id < ep->region.layout.max_peers; id++)
 		if (id != ep->id &&
-		    (joined ? ep->peer[id].nvec < ep->vectors : ep->peer[id].nvec > 0))
+		    ivnet_load_relaxed(&entry(ep, id)->admin.state) == IVNET_PEER_JOINED &&
+		    !doorbells(ep, id))
 			ep->update_pending = 1;
-	}
 	return ret;
 }
 
@@ -456,7 +496,8 @@ int ivnet_ep_wait_peer(struct ivnet_ep *ep, uint32_t id, int timeout_ms)
 		if (poll(&pfd, 1, 10) > 0) {
 			uint64_t v;
 
-			if (read(ep->peer[ep->id].vec[IVNET_VEC_CONTROL], &v, sizeof(v)) < 0)
+			if (read(vectors_of(ep, ep->ivpos)->fd[IVNET_VEC_CONTROL], &v, sizeof(v)) <
+			    0)
 				(void)v;
 		}
 	}
@@ -632,7 +673,7 @@ static void sleep_on_doorbells(struct ivnet_ep *ep, int timeout_ms)
 
 		if (ev[i].data.u32 == UINT32_MAX)
 			continue; /* the socket: ivnet_ep_update() reads it */
-		if (read(ep->peer[ep->id].vec[ev[i].data.u32], &v, sizeof(v)) == sizeof(v))
+		if (read(vectors_of(ep, ep->ivpos)->fd[ev[i].data.u32], &v, sizeof(v)) == sizeof(v))
 			ep->st.wakeups++;
 	}
 }

@@ -48,7 +48,7 @@
 #include "ivnet_compat.h"
 
 #define IVNET_MAGIC 0x4d485354454e5649ULL /* "IVNETSHM" as little-endian bytes */
-#define IVNET_LAYOUT_VERSION 1u
+#define IVNET_LAYOUT_VERSION 2u
 
 #define IVNET_CACHELINE 64u
 #define IVNET_PAGE 4096u
@@ -137,16 +137,26 @@ struct ivnet_region_hdr {
 #define IVNET_F_ALL (IVNET_F_CSUM | IVNET_F_GSO)
 
 /*
+ * Peers are known by two numbers. The slot (0 .. max_peers-1) is the entry
+ * in this table; it picks the rings and the MAC and is reused by the next
+ * peer when one leaves. The ivshmem id is what the QEMU protocol and the
+ * device use (IVPosition, doorbell destinations); like ivshmem-server, the
+ * broker never hands a recently used one out again, since QEMU (7.2) keeps
+ * per-id state that breaks on quick reuse. admin.ivpos maps one to the other:
+ * a peer finds its own slot as the joined entry whose ivpos is its
+ * IVPosition.
+ *
  * The broker's half of a peer entry. It writes mac and flags, then epoch,
  * then state (release); a reader loads state (acquire), then the rest, and
  * treats the entry as changed whenever epoch differs from what it saw.
  */
 struct ivnet_peer_admin {
 	uint32_t state; /* IVNET_PEER_* */
-	uint32_t epoch; /* bumped at every join of this id; never 0 once joined */
+	uint32_t epoch; /* bumped at every join of this slot; never 0 once joined */
 	uint8_t mac[6]; /* assigned by the broker, unicast */
 	uint16_t flags; /* IVNET_PEER_F_* */
-	uint32_t reserved[12];
+	uint32_t ivpos; /* the peer's ivshmem id (its IVPosition): doorbells go there */
+	uint32_t reserved[11];
 };
 
 /*
@@ -272,7 +282,8 @@ IVNET_ASSERT_OFF(ivnet_peer_admin, state, 0x00);
 IVNET_ASSERT_OFF(ivnet_peer_admin, epoch, 0x04);
 IVNET_ASSERT_OFF(ivnet_peer_admin, mac, 0x08);
 IVNET_ASSERT_OFF(ivnet_peer_admin, flags, 0x0e);
-IVNET_ASSERT_OFF(ivnet_peer_admin, reserved, 0x10);
+IVNET_ASSERT_OFF(ivnet_peer_admin, ivpos, 0x10);
+IVNET_ASSERT_OFF(ivnet_peer_admin, reserved, 0x14);
 _Static_assert(sizeof(struct ivnet_peer_admin) == IVNET_CACHELINE, "peer admin line");
 
 IVNET_ASSERT_OFF(ivnet_peer_link, state, 0x00);

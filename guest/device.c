@@ -9,11 +9,11 @@
 
 #include "ivnet.h"
 
-void ivnet_doorbell(struct ivnet_priv *priv, u32 peer, u32 vector)
+void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector)
 {
 	/* Each write is a VM exit (an eventfd signal with ioeventfd=on).
 	 * writel orders it after the ring stores that it announces. */
-	writel(peer << 16 | vector, priv->regs + IVNET_REG_DOORBELL);
+	writel((ivpos & 0xffff) << 16 | vector, priv->regs + IVNET_REG_DOORBELL);
 }
 
 static int map_region(struct ivnet_priv *priv)
@@ -40,12 +40,13 @@ static int map_region(struct ivnet_priv *priv)
 			why ? why : "header");
 		return err;
 	}
-	priv->self = readl(priv->regs + IVNET_REG_IVPOSITION);
-	if (priv->self >= priv->layout.max_peers) {
-		dev_err(&pdev->dev, "our peer id %u is outside the region's %u peers\n", priv->self,
-			priv->layout.max_peers);
+	priv->ivpos = readl(priv->regs + IVNET_REG_IVPOSITION);
+	err = ivnet_find_slot(priv->shm, &priv->layout, priv->ivpos);
+	if (err < 0) {
+		dev_err(&pdev->dev, "IVPosition %u has no entry in the peer table\n", priv->ivpos);
 		return -EPROTO;
 	}
+	priv->self = err;
 	if (priv->layout.vectors < IVNET_VECTORS_MIN)
 		return -EPROTO;
 	return 0;

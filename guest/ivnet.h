@@ -51,7 +51,8 @@ struct ivnet_peer_stats {
 };
 
 struct ivnet_dev_peer {
-	u32 id;
+	u32 id;		      /* slot in the peer table */
+	u32 ivpos;	      /* its ivshmem id: doorbells go there */
 	bool up;	      /* joined, its link up, under the current join */
 	u8 mac[ETH_ALEN];     /* copied from the table at the last scan */
 	u32 link_epoch;	      /* its attach epoch when we resynced its ring */
@@ -68,7 +69,8 @@ struct ivnet_priv {
 	void *shm;
 	resource_size_t shm_size;
 	struct ivnet_layout layout;
-	u32 self;
+	u32 self;		     /* our slot */
+	u32 ivpos;		     /* our ivshmem id (IVPosition) */
 	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
 	u64 tx_dirty;		     /* peers with frames reserved but not published */
 	struct hrtimer tx_wait;	     /* queue stopped: watches the blocking ring */
@@ -94,7 +96,7 @@ struct ivnet_priv {
 };
 
 /* device.c */
-void ivnet_doorbell(struct ivnet_priv *priv, u32 peer, u32 vector);
+void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector);
 
 /* netdev.c */
 struct net_device *ivnet_netdev_alloc(struct pci_dev *pdev);

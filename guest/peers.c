@@ -25,7 +25,8 @@ static void announce(struct ivnet_priv *priv)
 	for (id = 0; id < priv->layout.max_peers; id++)
 		if (id != priv->self &&
 		    ivnet_load_acquire(&entry(priv, id)->admin.state) == IVNET_PEER_JOINED)
-			ivnet_doorbell(priv, id, IVNET_VEC_CONTROL);
+			ivnet_doorbell(priv, ivnet_load_relaxed(&entry(priv, id)->admin.ivpos),
+				       IVNET_VEC_CONTROL);
 }
 
 void ivnet_link_set(struct ivnet_priv *priv, bool up)
@@ -47,7 +48,8 @@ void ivnet_link_set(struct ivnet_priv *priv, bool up)
 }
 
 /* Reads one entry; returns whether the peer is up. */
-static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *link_epoch, u32 *features)
+static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *ivpos, u32 *link_epoch,
+		      u32 *features)
 {
 	struct ivnet_peer *e = entry(priv, id);
 	u32 epoch;
@@ -56,6 +58,7 @@ static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *link_epoch,
 	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
 		return false;
 	epoch = ivnet_load_relaxed(&e->admin.epoch);
+	*ivpos = ivnet_load_relaxed(&e->admin.ivpos);
 	memcpy(mac, e->admin.mac, ETH_ALEN);
 	/* acquire: pairs with the peer's release of its link state. */
 	if (ivnet_load_acquire(&e->link.state) != IVNET_LINK_UP ||
@@ -77,13 +80,13 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 		goto out;
 	for (id = 0; id < priv->layout.max_peers; id++) {
 		struct ivnet_dev_peer *p = &priv->peer[id];
-		u32 link_epoch = 0, features = 0;
+		u32 link_epoch = 0, features = 0, ivpos = 0;
 		u8 mac[ETH_ALEN];
 		bool up;
 
 		if (id == priv->self)
 			continue;
-		up = read_peer(priv, id, mac, &link_epoch, &features);
+		up = read_peer(priv, id, mac, &ivpos, &link_epoch, &features);
 		if (up && (!p->up || link_epoch != p->link_epoch)) {
 			/* new, or restarted: what it queued before is stale;
 			 * the receive context resyncs its ring */
@@ -93,6 +96,7 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 			kick = true;
 		}
 		WRITE_ONCE(p->features, features);
+		WRITE_ONCE(p->ivpos, ivpos);
 		if (up != p->up)
 			netdev_dbg(priv->dev, "peer %u %s\n", id, up ? "up" : "down");
 		WRITE_ONCE(p->up, up);

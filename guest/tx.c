@@ -19,7 +19,7 @@ static void flush_peer(struct ivnet_priv *priv, struct ivnet_dev_peer *p)
 	/* With suppress=0, a doorbell for every frame: the unbatched
 	 * baseline of the seeds' experiments. */
 	if (ivnet_tx_need_notify(&p->tx) || !ivnet_suppress) {
-		ivnet_doorbell(priv, p->id, IVNET_VEC_RX);
+		ivnet_doorbell(priv, READ_ONCE(p->ivpos), IVNET_VEC_RX);
 		WRITE_ONCE(p->st.doorbells, p->st.doorbells + 1);
 	}
 }

@@ -74,6 +74,7 @@ static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct
 	pr_obj_open(p, NULL);
 	pr_str(p, "segment", "%s", s->cfg.name);
 	pr_u64(p, "id", " %llu", q->id);
+	pr_u64(p, "ivpos", " ivpos %llu", q->ivpos);
 	pr_mac(p, "mac", " %s", e->admin.mac);
 	pr_str(p, "state", " %s", "joined");
 	pr_u64(p, "epoch", " epoch %llu", s->epoch[q->id]);

@@ -83,7 +83,8 @@ struct ivnetd_segment;
 struct ivnetd_peer {
 	struct ivnetd_watch w; /* the client socket */
 	struct ivnetd_segment *seg;
-	uint32_t id;
+	uint32_t id;		    /* slot in the peer table */
+	uint32_t ivpos;		    /* ivshmem id: what QEMU and the device call it */
 	int vec[IVNET_VECTORS_MAX]; /* eventfds, one per vector */
 	pid_t pid;
 	uid_t uid;
@@ -112,6 +113,7 @@ struct ivnetd_segment {
 	char shm_file[320];	     /* the file behind the region, when there is one */
 	struct ivnet_region_hdr hdr; /* the header as we formatted it */
 	uint32_t epoch[IVNET_PEERS_MAX];
+	uint32_t next_ivpos; /* ivshmem ids are handed out in turn, 0..65535 */
 	struct ivnetd_peer *peer[IVNET_PEERS_MAX];
 	uint32_t npeers;
 	struct ivnetd_counters n;
@@ -167,6 +169,7 @@ void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events);
 
 /* peer.c: the peer table in the region. */
 int ivnetd_peer_alloc_id(struct ivnetd_segment *s, uint32_t *id);
+uint32_t ivnetd_peer_alloc_ivpos(struct ivnetd_segment *s);
 void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6]);
 void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p);
 void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);

@@ -24,6 +24,26 @@ int ivnetd_peer_alloc_id(struct ivnetd_segment *s, uint32_t *id)
 }
 
 /*
+ * Like ivshmem-server: the next ivshmem id not in use, in turn, so that an id
+ * comes back only after 65536 others. QEMU 7.2 keeps per-id state after a
+ * peer leaves that a quick reuse of the id corrupts (use after free).
+ */
+uint32_t ivnetd_peer_alloc_ivpos(struct ivnetd_segment *s)
+{
+	for (;;) {
+		uint32_t v = s->next_ivpos, i;
+		int used = 0;
+
+		s->next_ivpos = (s->next_ivpos + 1) & 0xffff;
+		for (i = 0; i < s->region.layout.max_peers; i++)
+			if (s->peer[i] && s->peer[i]->ivpos == v)
+				used = 1;
+		if (!used)
+			return v;
+	}
+}
+
+/*
  * A stable, locally administered unicast MAC: from --mac-base if given, else
  * 02:xx:xx:xx (a hash of the segment name) followed by the id.
  */
@@ -70,6 +90,7 @@ void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p)
 	ivnet_store_relaxed(&e->admin.state, IVNET_PEER_ABSENT);
 	ivnetd_peer_mac(s, p->id, e->admin.mac);
 	e->admin.flags = 0;
+	ivnet_store_relaxed(&e->admin.ivpos, p->ivpos);
 	ivnet_store_relaxed(&e->admin.epoch, s->epoch[p->id]);
 	ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
 	table_changed(s);

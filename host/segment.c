@@ -46,7 +46,7 @@ static int announce(const struct ivnetd_peer *to, const struct ivnetd_peer *who,
 	int err;
 
 	for (v = 0; v < vectors; v++) {
-		err = ivnet_proto_send(to->w.fd, who->id, who->vec[v]);
+		err = ivnet_proto_send(to->w.fd, who->ivpos, who->vec[v]);
 		if (err)
 			return err;
 	}
@@ -64,8 +64,8 @@ static void peer_leave(struct ivnetd_segment *s, struct ivnetd_peer *p, const ch
 {
 	uint32_t i;
 
-	ivnetd_log(s->d, "leave segment=%s peer=%u pid=%d uid=%u reason=%s", s->cfg.name, p->id,
-		   (int)p->pid, (unsigned)p->uid, why);
+	ivnetd_log(s->d, "leave segment=%s peer=%u ivpos=%u pid=%d uid=%u reason=%s", s->cfg.name,
+		   p->id, p->ivpos, (int)p->pid, (unsigned)p->uid, why);
 	s->peer[p->id] = NULL;
 	s->npeers--;
 	s->n.leaves++;
@@ -73,7 +73,7 @@ static void peer_leave(struct ivnetd_segment *s, struct ivnetd_peer *p, const ch
 	for (i = 0; i < s->region.layout.max_peers; i++) {
 		struct ivnetd_peer *o = s->peer[i];
 
-		if (o && !o->doomed && ivnet_proto_send(o->w.fd, p->id, -1))
+		if (o && !o->doomed && ivnet_proto_send(o->w.fd, p->ivpos, -1))
 			doom(o, "unreachable");
 	}
 	ivnetd_peer_signal_all(s, NULL);
@@ -140,7 +140,7 @@ static int send_setup(struct ivnetd_segment *s, struct ivnetd_peer *p)
 
 	err = ivnet_proto_send(p->w.fd, IVNET_PROTO_VERSION, -1);
 	if (!err)
-		err = ivnet_proto_send(p->w.fd, p->id, -1);
+		err = ivnet_proto_send(p->w.fd, p->ivpos, -1);
 	if (!err)
 		err = ivnet_proto_send(p->w.fd, -1, s->region.fd);
 	for (i = 0; !err && i < s->region.layout.max_peers; i++)
@@ -213,6 +213,7 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 		return refuse(s, p, &s->n.refused_perm, "not-allowed");
 	if (ivnetd_peer_alloc_id(s, &p->id))
 		return refuse(s, p, &s->n.refused_full, "segment-full");
+	p->ivpos = ivnetd_peer_alloc_ivpos(s);
 	err = make_vectors(p, s->region.layout.vectors);
 	if (err)
 		return refuse(s, p, &s->n.refused_error,
@@ -236,8 +237,9 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 		if (o && o != p && !o->doomed && announce(o, p, s->region.layout.vectors))
 			doom(o, "unreachable");
 	}
-	ivnetd_log(s->d, "join segment=%s peer=%u pid=%d uid=%u gid=%u epoch=%u", s->cfg.name,
-		   p->id, (int)p->pid, (unsigned)p->uid, (unsigned)p->gid, s->epoch[p->id]);
+	ivnetd_log(s->d, "join segment=%s peer=%u ivpos=%u pid=%d uid=%u gid=%u epoch=%u",
+		   s->cfg.name, p->id, p->ivpos, (int)p->pid, (unsigned)p->uid, (unsigned)p->gid,
+		   s->epoch[p->id]);
 	if (ivnetd_watch_add(s->d, &p->w))
 		doom(p, "epoll-failed");
 	ivnetd_peer_signal_all(s, p);

@@ -107,11 +107,12 @@ def main():
                     fail(f'guest {g.name}: BAR2 is {v["bar2"]} bytes, region {REGION}')
                 if v['revision'] != 1:
                     fail(f'guest {g.name}: revision {v["revision"]}')
-                if v['ivposition'] != p['id']:
-                    fail(f'guest {g.name}: IVPosition {v["ivposition"]}, broker id {p["id"]}')
+                if v['ivposition'] != p['ivpos']:
+                    fail(f'guest {g.name}: IVPosition {v["ivposition"]}, broker ivpos '
+                         f'{p["ivpos"]}')
                 print(f'ok: guest {g.name}: QEMU pid {g._proc.pid} is peer {p["id"]} '
-                      f'({p["mac"]}), BAR2 {v["bar2"]}, IVPosition {v["ivposition"]}',
-                      flush=True)
+                      f'(ivpos {p["ivpos"]}, {p["mac"]}), BAR2 {v["bar2"]}, '
+                      f'IVPosition {v["ivposition"]}', flush=True)
             gone = guests[0]
             pid = gone._proc.pid
             gone.stop()

@@ -297,10 +297,15 @@ def test_kill_and_restart(b, eps):
 
     fresh = Endpoint(b)
     if fresh.id != victim.id:
-        fail(f"restarted endpoint got id {fresh.id}, expected {victim.id}")
+        fail(f"restarted endpoint got slot {fresh.id}, expected {victim.id}")
     new = {p["id"]: p for p in b.peers()}[fresh.id]
     if new["epoch"] <= old["epoch"] or new["pid"] != fresh.proc.pid:
         fail(f"rejoin must bump the epoch: {old} -> {new}")
+    if new["mac"] != old["mac"]:
+        fail(f"the slot's MAC must stay: {old} -> {new}")
+    # a new ivshmem id: QEMU must never see a departed peer's id reused
+    if new["ivpos"] == old["ivpos"]:
+        fail(f"ivshmem id reused at once: {old} -> {new}")
     for e in (a, c):
         before = e.rx_from(fresh)
         wait_for("traffic with the restarted peer",
@@ -313,7 +318,7 @@ def test_hostile_clients(b, eps):
     dropped; the endpoints never notice."""
     g = RawClient(b)
     g.sock.sendall(b"GARBAGE\x00\xff" * 10)
-    wait_for("garbage client dropped", lambda: g.id not in {p["id"] for p in b.peers()})
+    wait_for("garbage client dropped", lambda: g.id not in {p["ivpos"] for p in b.peers()})
     g.close()
     for _ in range(50):  # connect and vanish before reading the setup
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
