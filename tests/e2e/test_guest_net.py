@@ -461,6 +461,11 @@ def test_pair(ctx):
     expect(len(broker.peers()) == 2, f'broker peers: {broker.peers()}')
     parallel(lambda: load(a), lambda: load(b))
     ok('insmod /ivnet.ko: ivnet0 in both guests, MAC as the broker assigned, MTU 1500')
+    info = a.run('ethtool -i ivnet0')
+    expect('driver: ivnet' in info and 'bus-info: 0000:' in info and 'layout' in info,
+           f'ethtool -i ivnet0 on {a.name}:\n{info}')
+    ok('ethtool -i: driver ivnet, its PCI address, the layout version')
+
 
     link_up(a)
     carrier_stays(a, 0)
