@@ -49,6 +49,8 @@ struct ivnet_ep {
 	uint32_t ivpos; /* our ivshmem id */
 	uint32_t vectors;
 	struct ep_vectors vec[IVNET_PEERS_MAX];
+	/* slot -> its doorbells: a cache, checked against the table on use */
+	struct ep_vectors *door[IVNET_PEERS_MAX];
 	uint32_t tick; /* read the socket now and then even if nothing moved */
 	struct ivnet_region region;
 	struct ep_peer peer[IVNET_PEERS_MAX];
@@ -92,11 +94,18 @@ static struct ep_vectors *vectors_of(struct ivnet_ep *ep, uint32_t ivpos)
 	return NULL;
 }
 
-/* The doorbells of whoever is in slot id, if we have them all. */
+/*
+ * The doorbells of whoever is in slot id, if we have them all. The cached
+ * entry stands while it is in use for the ivshmem id the table names
+ * (close_vectors() clears it); else one search.
+ */
 static struct ep_vectors *doorbells(struct ivnet_ep *ep, uint32_t id)
 {
-	struct ep_vectors *v = vectors_of(ep, ivnet_load_relaxed(&entry(ep, id)->admin.ivpos));
+	uint32_t ivpos = ivnet_load_relaxed(&entry(ep, id)->admin.ivpos);
+	struct ep_vectors *v = ep->door[id];
 
+	if (!v || !v->used || v->ivpos != ivpos)
+		v = ep->door[id] = vectors_of(ep, ivpos);
 	return v && v->n == ep->vectors ? v : NULL;
 }
 
@@ -105,12 +114,12 @@ static int peer_up(struct ivnet_ep *ep, uint32_t id)
 	const struct ivnet_peer *e = entry(ep, id);
 	uint32_t epoch;
 
-	if (id == ep->id || !doorbells(ep, id))
+	if (id == ep->id)
 		return 0;
 	/* acquire: pairs with the broker's release of state; the epoch read
 	 * after it belongs to this join (or a later one, which the link's
 	 * join_epoch then fails to match). */
-	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
+	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED || !doorbells(ep, id))
 		return 0;
 	epoch = ivnet_load_relaxed(&e->admin.epoch);
 	/* acquire: pairs with the peer's release of its link state. */

@@ -56,14 +56,6 @@ static void ivnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 				ethtool_sprintf(&data, "peer%u_%s", id, peer_names[i]);
 }
 
-static u64 ring_errors(const struct ivnet_dev_peer *p)
-{
-	const struct ivnet_ring_stats *r = &p->rx.stats, *t = &p->tx.stats;
-
-	return READ_ONCE(p->st.rx_invalid) + READ_ONCE(r->bad_index) + READ_ONCE(r->bad_desc) +
-	       READ_ONCE(r->resync) + READ_ONCE(t->bad_index);
-}
-
 static void peer_values(const struct ivnet_dev_peer *p, u64 *v)
 {
 	v[0] = READ_ONCE(p->st.tx_packets);
@@ -72,7 +64,7 @@ static void peer_values(const struct ivnet_dev_peer *p, u64 *v)
 	v[3] = READ_ONCE(p->st.rx_bytes);
 	v[4] = READ_ONCE(p->st.tx_ring_full);
 	v[5] = READ_ONCE(p->st.rx_dropped);
-	v[6] = ring_errors(p);
+	v[6] = ivnet_peer_rx_errors(p);
 	v[7] = READ_ONCE(p->st.doorbells);
 }
 
@@ -95,12 +87,13 @@ static void ivnet_get_ethtool_stats(struct net_device *dev, struct ethtool_stats
 		g[2] += v[2];
 		g[3] += v[3];
 		g[5] += v[4];
+		g[6] += ivnet_peer_tx_errors(&priv->peer[id]);
 		g[7] += v[5];
 		g[8] += v[6];
 		g[9] += v[7];
 	}
 	g[4] = READ_ONCE(priv->tx_unknown);
-	g[6] = READ_ONCE(priv->tx_errors);
+	g[6] += READ_ONCE(priv->tx_errors);
 	g[10] = READ_ONCE(priv->interrupts);
 	g[11] = READ_ONCE(priv->interrupts_ctrl);
 	g[12] = READ_ONCE(priv->napi_polls);

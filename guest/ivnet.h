@@ -95,6 +95,21 @@ struct ivnet_priv {
 	u64 napi_polls;
 };
 
+/* Validation failures in the ring from p towards us, and in what it sent. */
+static inline u64 ivnet_peer_rx_errors(const struct ivnet_dev_peer *p)
+{
+	const struct ivnet_ring_stats *r = &p->rx.stats;
+
+	return READ_ONCE(p->st.rx_invalid) + READ_ONCE(r->bad_index) + READ_ONCE(r->bad_desc) +
+	       READ_ONCE(r->resync);
+}
+
+/* Our ring to p: its consumer's index was out of range. */
+static inline u64 ivnet_peer_tx_errors(const struct ivnet_dev_peer *p)
+{
+	return READ_ONCE(p->tx.stats.bad_index);
+}
+
 /* device.c */
 void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector);
 

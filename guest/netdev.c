@@ -67,16 +67,15 @@ static void ivnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 
 	for (id = 0; id < priv->layout.max_peers; id++) {
 		const struct ivnet_dev_peer *p = &priv->peer[id];
-		const struct ivnet_ring_stats *r = &p->rx.stats;
 
 		s->tx_packets += READ_ONCE(p->st.tx_packets);
 		s->tx_bytes += READ_ONCE(p->st.tx_bytes);
 		s->tx_dropped += READ_ONCE(p->st.tx_ring_full);
+		s->tx_errors += ivnet_peer_tx_errors(p);
 		s->rx_packets += READ_ONCE(p->st.rx_packets);
 		s->rx_bytes += READ_ONCE(p->st.rx_bytes);
 		s->rx_dropped += READ_ONCE(p->st.rx_dropped);
-		s->rx_errors += READ_ONCE(p->st.rx_invalid) + READ_ONCE(r->bad_index) +
-				READ_ONCE(r->bad_desc) + READ_ONCE(r->resync);
+		s->rx_errors += ivnet_peer_rx_errors(p);
 	}
 	s->tx_dropped += READ_ONCE(priv->tx_unknown);
 	s->tx_errors += READ_ONCE(priv->tx_errors);
