@@ -19,6 +19,7 @@
 #include <linux/string.h>
 #include <linux/compiler.h>
 #include <asm/barrier.h>
+#include <linux/prefetch.h>
 
 #define ivnet_load_relaxed(p) READ_ONCE(*(p))
 #define ivnet_store_relaxed(p, v) WRITE_ONCE(*(p), (v))
@@ -29,6 +30,7 @@
 #define ivnet_mb() virt_mb()
 #define ivnet_likely(x) likely(x)
 #define ivnet_unlikely(x) unlikely(x)
+#define ivnet_prefetch(p) prefetch(p)
 
 #else /* userspace */
 #include <errno.h>
@@ -44,6 +46,7 @@
 #define ivnet_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
 #define ivnet_likely(x) __builtin_expect(!!(x), 1)
 #define ivnet_unlikely(x) __builtin_expect(!!(x), 0)
+#define ivnet_prefetch(p) __builtin_prefetch(p)
 #endif
 
 #endif /* IVNET_COMPAT_H */

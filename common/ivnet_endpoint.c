@@ -39,7 +39,6 @@ struct ep_peer {
 	int rx_synced;
 	struct ivnet_ring tx; /* us -> it */
 	struct ivnet_ring rx; /* it -> us */
-	int tx_dirty;	      /* frames reserved in tx since the last publish */
 };
 
 struct ivnet_ep {
@@ -55,6 +54,16 @@ struct ivnet_ep {
 	struct ivnet_region region;
 	struct ep_peer peer[IVNET_PEERS_MAX];
 	uint32_t last_rx; /* round-robin start */
+	/*
+	 * Slots the broker's table says are joined (not us), recomputed
+	 * whenever table_gen moves: the receive and send paths look at these
+	 * only, however large the table. Each is still checked in full on use.
+	 */
+	uint64_t joined;
+	int last_dst;	     /* the slot the last unicast went to (-1: none), ... */
+	uint8_t last_mac[6]; /* ... for this MAC */
+	uint64_t rx_held;    /* rings with frames handed out in place (recv_zc) */
+	uint64_t tx_dirty;   /* rings with frames reserved since the last publish */
 	enum ivnet_ep_wait mode;
 	unsigned int spin_us;
 	int broker_gone;
@@ -352,6 +361,8 @@ int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET
 	ep->region.fd = -1;
 	ep->mode = IVNET_WAIT_ADAPTIVE;
 	ep->spin_us = 50;
+	ep->last_dst = -1;
+	ep->update_pending = 1; /* compute the joined set on first use */
 	ret = connect_broker(ep, socket_path, err);
 	if (!ret)
 		ret = setup_region(ep, err);
@@ -449,11 +460,15 @@ static int maybe_update(struct ivnet_ep *ep)
 	ep->seen_gen = gen;
 	ret = ivnet_ep_update(ep);
 	ep->update_pending = 0;
-	for (id = 0; id < ep->region.layout.max_peers; id++)
-		if (id != ep->id &&
-		    ivnet_load_relaxed(&entry(ep, id)->admin.state) == IVNET_PEER_JOINED &&
-		    !doorbells(ep, id))
+	ep->joined = 0;
+	for (id = 0; id < ep->region.layout.max_peers; id++) {
+		if (id == ep->id ||
+		    ivnet_load_relaxed(&entry(ep, id)->admin.state) != IVNET_PEER_JOINED)
+			continue;
+		ep->joined |= 1ull << id;
+		if (!doorbells(ep, id))
 			ep->update_pending = 1;
+	}
 	return ret;
 }
 
@@ -514,14 +529,43 @@ int ivnet_ep_wait_peer(struct ivnet_ep *ep, uint32_t id, int timeout_ms)
 
 /* ---------------------------------------------------------------- send */
 
+/* The next joined slot at or after `from` (wrapping), or -1. */
+static int next_joined(const struct ivnet_ep *ep, uint32_t from)
+{
+	uint64_t m = ep->joined;
+
+	if (!m)
+		return -1;
+	if (from < 64 && (m >> from))
+		return (int)(from + (uint32_t)__builtin_ctzll(m >> from));
+	return __builtin_ctzll(m);
+}
+
+#define for_each_joined(ep, id, m) \
+	for ((m) = (ep)->joined; (m) && ((id) = (uint32_t)__builtin_ctzll(m), 1); (m) &= (m)-1)
+
+static int mac_is(const struct ivnet_ep *ep, uint32_t id, const uint8_t *mac)
+{
+	return memcmp(entry(ep, id)->admin.mac, mac, 6) == 0;
+}
+
+/* The slot that has this MAC and is up; the last answer is tried first,
+ * and re-checked against the table like any other. */
 static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 {
+	uint64_t m;
 	uint32_t id;
 
-	for (id = 0; id < ep->region.layout.max_peers; id++) {
-		if (id != ep->id && memcmp(entry(ep, id)->admin.mac, mac, 6) == 0 &&
-		    peer_up(ep, id))
+	if (ep->last_dst >= 0 && memcmp(ep->last_mac, mac, 6) == 0 &&
+	    mac_is(ep, (uint32_t)ep->last_dst, mac) && peer_up(ep, (uint32_t)ep->last_dst))
+		return ep->last_dst;
+	for_each_joined(ep, id, m)
+	{
+		if (mac_is(ep, id, mac) && peer_up(ep, id)) {
+			ep->last_dst = (int)id;
+			memcpy(ep->last_mac, mac, 6);
 			return (int)id;
+		}
 	}
 	return -1;
 }
@@ -536,20 +580,19 @@ static int queue_to(struct ivnet_ep *ep, uint32_t id, const struct ivnet_frame *
 		return 0;
 	}
 	memcpy(d, f->data, f->len);
-	p->tx_dirty = 1;
+	ep->tx_dirty |= 1ull << id;
 	return 1;
 }
 
 static void flush(struct ivnet_ep *ep)
 {
-	uint32_t id;
+	uint64_t m = ep->tx_dirty;
 
-	for (id = 0; id < ep->region.layout.max_peers; id++) {
+	ep->tx_dirty = 0;
+	for (; m; m &= m - 1) {
+		uint32_t id = (uint32_t)__builtin_ctzll(m);
 		struct ep_peer *p = &ep->peer[id];
 
-		if (!p->tx_dirty)
-			continue;
-		p->tx_dirty = 0;
 		ivnet_tx_publish(&p->tx);
 		if (ivnet_tx_need_notify(&p->tx))
 			ring(ep, id, IVNET_VEC_RX);
@@ -570,12 +613,12 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			continue;
 		}
 		if (dst[0] & 1) {
+			uint64_t m;
 			uint32_t id;
 
 			/* best effort, as on any Ethernet: a full ring misses it */
-			for (id = 0; id < ep->region.layout.max_peers; id++)
-				if (peer_up(ep, id))
-					ok |= queue_to(ep, id, &f[i]);
+			for_each_joined(ep, id, m) if (peer_up(ep, id)) ok |=
+				queue_to(ep, id, &f[i]);
 		} else {
 			int id = lookup(ep, dst);
 
@@ -612,34 +655,59 @@ static int rx_ready(struct ivnet_ep *ep, uint32_t id)
 		/* a new incarnation: what the old one queued is not ours */
 		if (p->rx_synced)
 			ep->st.peer_resets++;
-		ivnet_rx_resync(&p->rx);
+		ivnet_rx_restart(&p->rx);
 		p->rx_link_epoch = le;
 		p->rx_synced = 1;
 	}
 	return 1;
 }
 
-static unsigned int poll_rings(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src,
-			       unsigned int n)
+/* Frames of one ring: copied into b[], or handed out in place in f[]. */
+static unsigned int take_ring(struct ivnet_ep *ep, uint32_t id, struct ivnet_rx_buf *b,
+			      struct ivnet_rx_frame *f, unsigned int n)
 {
-	uint32_t peers = ep->region.layout.max_peers, k;
-	unsigned int got = 0;
+	struct ivnet_ring *rx = &ep->peer[id].rx;
+	unsigned int i = 0;
 
-	for (k = 0; k < peers && got < n; k++) {
-		uint32_t id = (ep->last_rx + k) % peers;
+	if (b) {
+		i = ivnet_rx_burst(rx, b, n);
+		for (n = 0; n < i; n++)
+			ep->st.rx_bytes += b[n].len;
+		return i;
+	}
+	while (i < n && ivnet_rx_peek(rx, &f[i])) {
+		ivnet_rx_consume(rx);
+		ep->st.rx_bytes += f[i].len;
+		i++;
+	}
+	if (i)
+		ep->rx_held |= 1ull << id;
+	return i;
+}
+
+static unsigned int poll_rings(struct ivnet_ep *ep, struct ivnet_rx_buf *b,
+			       struct ivnet_rx_frame *f, uint32_t *src, unsigned int n)
+{
+	unsigned int got = 0, k;
+	int first = next_joined(ep, ep->last_rx), id = first;
+
+	/* round robin over the joined slots, from the one after last time's */
+	while (id >= 0 && got < n) {
 		unsigned int m, i;
 
-		if (id == ep->id || !rx_ready(ep, id))
-			continue;
-		m = ivnet_rx_burst(&ep->peer[id].rx, b + got, n - got);
-		for (i = 0; i < m; i++) {
-			if (src)
-				src[got + i] = id;
-			ep->st.rx_bytes += b[got + i].len;
+		if (rx_ready(ep, (uint32_t)id)) {
+			m = take_ring(ep, (uint32_t)id, b ? b + got : NULL, b ? NULL : f + got,
+				      n - got);
+			for (i = 0; src && i < m; i++)
+				src[got + i] = (uint32_t)id;
+			got += m;
 		}
-		got += m;
+		id = next_joined(ep, (uint32_t)id + 1);
+		if (id == first)
+			break;
 	}
-	ep->last_rx = (ep->last_rx + 1) % peers;
+	k = first < 0 ? 0 : (uint32_t)first + 1;
+	ep->last_rx = k >= ep->region.layout.max_peers ? 0 : k;
 	ep->st.rx_frames += got;
 	return got;
 }
@@ -647,28 +715,25 @@ static unsigned int poll_rings(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint
 /* Arm every ring we read; 1 if all are still empty (safe to sleep). */
 static int arm_all(struct ivnet_ep *ep)
 {
+	uint64_t m;
 	uint32_t id;
 	int empty = 1;
 
-	for (id = 0; id < ep->region.layout.max_peers; id++)
-		if (id != ep->id && rx_ready(ep, id))
-			ivnet_rx_set_armed(&ep->peer[id].rx, 1);
+	for_each_joined(ep, id, m) if (rx_ready(ep, id)) ivnet_rx_set_armed(&ep->peer[id].rx, 1);
 	/* Full barrier: the armed flags before the head loads; pairs with
 	 * the producers' barrier in ivnet_tx_need_notify(). */
 	ivnet_mb();
-	for (id = 0; id < ep->region.layout.max_peers; id++)
-		if (id != ep->id && rx_ready(ep, id) && ivnet_rx_avail(&ep->peer[id].rx))
-			empty = 0;
+	for_each_joined(ep, id, m) if (rx_ready(ep, id) && ivnet_rx_avail(&ep->peer[id].rx)) empty =
+		0;
 	return empty;
 }
 
 static void disarm_all(struct ivnet_ep *ep)
 {
+	uint64_t m;
 	uint32_t id;
 
-	for (id = 0; id < ep->region.layout.max_peers; id++)
-		if (id != ep->id)
-			ivnet_rx_set_armed(&ep->peer[id].rx, 0);
+	for_each_joined(ep, id, m) ivnet_rx_set_armed(&ep->peer[id].rx, 0);
 }
 
 static void sleep_on_doorbells(struct ivnet_ep *ep, int timeout_ms)
@@ -687,40 +752,75 @@ static void sleep_on_doorbells(struct ivnet_ep *ep, int timeout_ms)
 	}
 }
 
-int ivnet_ep_recv_burst(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src, unsigned int n,
-			int timeout_ms)
+static uint64_t now_us(void)
 {
-	int64_t start = now_ms(), spin_end = 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+void ivnet_ep_recv_done(struct ivnet_ep *ep)
+{
+	uint64_t m = ep->rx_held;
+
+	ep->rx_held = 0;
+	for (; m; m &= m - 1)
+		ivnet_rx_release(&ep->peer[__builtin_ctzll(m)].rx);
+}
+
+/*
+ * The receive loop of both APIs. The clock is read only when a timeout or
+ * the adaptive spin needs it: busy polling makes no system call while
+ * nothing changes (maybe_update() reads one shared word).
+ */
+static int recv_common(struct ivnet_ep *ep, struct ivnet_rx_buf *b, struct ivnet_rx_frame *f,
+		       uint32_t *src, unsigned int n, int timeout_ms)
+{
+	uint64_t start = timeout_ms > 0 ? now_us() : 0, spin_end = 0;
 	unsigned int got;
 
+	ivnet_ep_recv_done(ep);
 	for (;;) {
-		int64_t left;
+		int64_t left = -1;
 
 		if (maybe_update(ep))
 			return -EPIPE;
-		got = poll_rings(ep, b, src, n);
+		got = poll_rings(ep, b, f, src, n);
 		if (got || timeout_ms == 0)
 			return (int)got;
-		left = timeout_ms < 0 ? -1 : timeout_ms - (now_ms() - start);
-		if (timeout_ms > 0 && left <= 0)
-			return 0;
+		if (timeout_ms > 0) {
+			left = timeout_ms - (int64_t)(now_us() - start) / 1000;
+			if (left <= 0)
+				return 0;
+		}
 		if (ep->mode == IVNET_WAIT_BUSY)
 			continue;
 		if (ep->mode == IVNET_WAIT_ADAPTIVE) {
-			struct timespec ts;
+			uint64_t t = now_us();
 
-			clock_gettime(CLOCK_MONOTONIC, &ts);
 			if (!spin_end)
-				spin_end = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 +
-					   ep->spin_us;
-			if ((int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000 < spin_end)
+				spin_end = t + ep->spin_us;
+			if (t < spin_end)
 				continue;
 		}
 		if (arm_all(ep))
-			sleep_on_doorbells(ep, left < 0 ? -1 : (int)left);
+			sleep_on_doorbells(ep, (int)left);
 		disarm_all(ep);
 		ep->update_pending = 1; /* woken: perhaps by the broker */
 	}
+}
+
+int ivnet_ep_recv_burst(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src, unsigned int n,
+			int timeout_ms)
+{
+	return recv_common(ep, b, NULL, src, n, timeout_ms);
+}
+
+int ivnet_ep_recv_zc(struct ivnet_ep *ep, struct ivnet_rx_frame *f, uint32_t *src, unsigned int n,
+		     int timeout_ms)
+{
+	return recv_common(ep, NULL, f, src, n, timeout_ms);
 }
 
 void ivnet_ep_stats(struct ivnet_ep *ep, struct ivnet_ep_stats *out)

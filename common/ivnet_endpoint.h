@@ -97,6 +97,19 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 int ivnet_ep_recv_burst(struct ivnet_ep *ep, struct ivnet_rx_buf *b, uint32_t *src, unsigned int n,
 			int timeout_ms);
 
+/*
+ * Copy-free receive: up to n frames in place in shared memory (f[i].data
+ * points into the region), with the same waiting as ivnet_ep_recv_burst().
+ * The frames stay readable, and their slots the sender's loss, until
+ * ivnet_ep_recv_done() or the next receive call, which hands them back.
+ * Their bounds are validated and cannot change, but their bytes are the
+ * sender's memory: a hostile peer may still rewrite them while they are
+ * read, so parse each field once (or copy out what must not change).
+ */
+int ivnet_ep_recv_zc(struct ivnet_ep *ep, struct ivnet_rx_frame *f, uint32_t *src, unsigned int n,
+		     int timeout_ms);
+void ivnet_ep_recv_done(struct ivnet_ep *ep);
+
 /* A copy of the counters (ring validation errors summed in). */
 void ivnet_ep_stats(struct ivnet_ep *ep, struct ivnet_ep_stats *out);
 

@@ -44,6 +44,9 @@ int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_la
 		h = t;
 		ivnet_store_release(&r->ctrl->prod.head, h);
 	}
+	/* Plain store: the link-up store (release) that follows attach
+	 * publishes it; see ivnet_ring_prod.start. */
+	ivnet_store_relaxed(&r->ctrl->prod.start, h);
 	r->head = h;
 	r->pub = h;
 	r->tail = t;
@@ -62,6 +65,29 @@ void ivnet_rx_resync(struct ivnet_ring *r)
 	/* release: as in ivnet_rx_release(). */
 	ivnet_store_release(&r->ctrl->cons.tail, h);
 	r->pub = h;
+}
+
+void ivnet_rx_restart(struct ivnet_ring *r)
+{
+	/* acquire: as in ivnet_rx_avail(). The caller read the producer's new
+	 * link state with acquire, so start is this incarnation's. */
+	uint32_t h = ivnet_load_acquire(&r->ctrl->prod.head);
+	uint32_t s = ivnet_load_relaxed(&r->ctrl->prod.start);
+	uint32_t t = r->tail;
+
+	if ((uint32_t)(h - t) > r->slot_count) {
+		r->stats.bad_index++;
+		t = h; /* nothing to trust: drop all */
+	} else if ((uint32_t)(s - t) <= (uint32_t)(h - t)) {
+		t = s; /* drop the old incarnation's, keep the new one's */
+	}	       /* else start is behind us: all we have not read is the new one's */
+	r->head = t;
+	r->tail = t;
+	r->peek_slots = 0;
+	r->bad_head_seen = 0;
+	/* release: as in ivnet_rx_release(). */
+	ivnet_store_release(&r->ctrl->cons.tail, t);
+	r->pub = t;
 }
 
 int ivnet_ring_attach_rx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,

@@ -262,8 +262,16 @@ static inline unsigned int ivnet_tx_burst(struct ivnet_ring *r, const struct ivn
 
 /* ------------------------------------------------------------- consumer */
 
-/* Consumer: drop everything queued (the producer restarted). */
+/* Consumer: drop everything queued (we attach anew). */
 void ivnet_rx_resync(struct ivnet_ring *r);
+
+/*
+ * Consumer: the producer attached anew (its link epoch moved). Drop what
+ * its previous incarnation queued, keep what the new one sent before we
+ * noticed (ivnet_ring_prod.start); the frames a peer sends right after it
+ * sees us up are not lost.
+ */
+void ivnet_rx_restart(struct ivnet_ring *r);
 
 /*
  * An invalid head. A scribbled value changes or is overwritten by the
@@ -308,6 +316,15 @@ static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
 		return 0;
 	}
 	r->bad_head_seen = 0;
+	if (h != r->head) {
+		/* New frames: start fetching the first one's descriptor and
+		 * bytes together, instead of one cache miss after the other
+		 * (the bytes' address does not depend on the descriptor). */
+		uint32_t pos = r->tail & r->mask;
+
+		ivnet_prefetch(&r->desc[pos]);
+		ivnet_prefetch(r->slots + ((size_t)pos << r->slot_shift));
+	}
 	r->head = h;
 	return h - r->tail;
 }

@@ -48,7 +48,7 @@
 #include "ivnet_compat.h"
 
 #define IVNET_MAGIC 0x4d485354454e5649ULL /* "IVNETSHM" as little-endian bytes */
-#define IVNET_LAYOUT_VERSION 2u
+#define IVNET_LAYOUT_VERSION 3u
 
 #define IVNET_CACHELINE 64u
 #define IVNET_PAGE 4096u
@@ -190,7 +190,15 @@ struct ivnet_peer {
  */
 struct ivnet_ring_prod {
 	uint32_t head; /* producer: next slot it will fill; published with release */
-	uint32_t reserved[31];
+	/*
+	 * producer: head when its current incarnation attached, written before
+	 * it brings its link up (whose release store publishes it). A consumer
+	 * that sees a new link epoch drops the frames before start (left by the
+	 * previous incarnation) and keeps those after it (already sent by the
+	 * new one). Since layout v3.
+	 */
+	uint32_t start;
+	uint32_t reserved[30];
 };
 
 struct ivnet_ring_cons {
@@ -299,6 +307,7 @@ IVNET_ASSERT_OFF(ivnet_peer, link, 0x40);
 _Static_assert(sizeof(struct ivnet_peer) == 2 * IVNET_CACHELINE, "peer entry size");
 
 IVNET_ASSERT_OFF(ivnet_ring_prod, head, 0x00);
+IVNET_ASSERT_OFF(ivnet_ring_prod, start, 0x04);
 IVNET_ASSERT_OFF(ivnet_ring_cons, tail, 0x00);
 IVNET_ASSERT_OFF(ivnet_ring_wake, armed, 0x00);
 IVNET_ASSERT_OFF(ivnet_ring_ctrl, prod, 0x000);

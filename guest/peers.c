@@ -88,8 +88,9 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 			continue;
 		up = read_peer(priv, id, mac, &ivpos, &link_epoch, &features);
 		if (up && (!p->up || link_epoch != p->link_epoch)) {
-			/* new, or restarted: what it queued before is stale;
-			 * the receive context resyncs its ring */
+			/* new, or restarted: what it queued before is stale,
+			 * what it sent since is not; the receive context
+			 * restarts its ring */
 			p->link_epoch = link_epoch;
 			ether_addr_copy(p->mac, mac);
 			set_bit(id, priv->rx_resync);

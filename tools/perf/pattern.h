@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pattern.h - payloads that can be checked byte by byte (--verify).
+ *
+ * A message starts with its sequence number (8 bytes, little-endian) when
+ * it has room; every other byte is a function of (sequence, offset), so a
+ * byte that is lost, repeated, reordered or flipped is caught. A byte
+ * stream (TCP_STREAM, UNIX_STREAM) has no messages: there each byte is a
+ * function of its offset in the stream.
+ */
+#ifndef IVNET_PERF_PATTERN_H
+#define IVNET_PERF_PATTERN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PATTERN_SEQ_LEN 8
+
+static inline uint8_t pattern_byte(uint64_t seq, uint64_t off)
+{
+	return (uint8_t)(seq * 0x9du + off * 0x3bu + (off >> 8) + (off >> 16));
+}
+
+/* Fill buf[from..len) for message seq; the sequence number too when the
+ * message has room for it. */
+void pattern_fill(uint8_t *buf, size_t len, size_t from, uint64_t seq);
+/* Stamp only the sequence number (the rest of buf keeps what it had). */
+void pattern_stamp(uint8_t *buf, size_t len, size_t from, uint64_t seq);
+/* The sequence number stamped at from, or UINT64_MAX if there is no room. */
+uint64_t pattern_seq(const uint8_t *buf, size_t len, size_t from);
+/* Bytes of buf[from..len) that differ from message seq's pattern. */
+uint64_t pattern_check(const uint8_t *buf, size_t len, size_t from, uint64_t seq);
+
+/* Byte streams: off is the offset of buf[0] in the stream. */
+void pattern_fill_stream(uint8_t *buf, size_t len, uint64_t off);
+uint64_t pattern_check_stream(const uint8_t *buf, size_t len, uint64_t off);
+
+#endif
