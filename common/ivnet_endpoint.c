@@ -601,7 +601,9 @@ static void flush(struct ivnet_ep *ep)
 
 unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *f, unsigned int n)
 {
+	const uint8_t *prev_mac = NULL;
 	unsigned int i, sent;
+	int prev = -1;
 
 	maybe_update(ep);
 	for (i = 0; i < n; i++) {
@@ -620,8 +622,13 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			for_each_joined(ep, id, m) if (peer_up(ep, id)) ok |=
 				queue_to(ep, id, &f[i]);
 		} else {
-			int id = lookup(ep, dst);
+			/* a burst to one peer looks it up once: the table is
+			 * checked once per burst, as for a burst of one */
+			int id =
+				prev >= 0 && memcmp(dst, prev_mac, 6) == 0 ? prev : lookup(ep, dst);
 
+			prev = id;
+			prev_mac = dst;
 			if (id < 0) {
 				ep->st.tx_unknown++;
 				continue;
