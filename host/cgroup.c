@@ -196,10 +196,10 @@ int ivnetd_cgroup_setup(struct ivnetd_cgroup *cg, const char *parent, const char
 	if (find_mount(cg, parent, v2, sizeof(v2), v1, sizeof(v1))) {
 		n = snprintf(err, errlen, "no cgroup v2 file system holds %s", parent);
 		if (v2[0] && n > 0 && (size_t)n < errlen)
-			n += snprintf(err + n, errlen - (size_t)n, " (cgroup2 is mounted at %s)", v2);
+			n += snprintf(err + n, errlen - (size_t)n, " (cgroup2 is at %s)", v2);
 		if (v1[0] && n > 0 && (size_t)n < errlen)
 			n += snprintf(err + n, errlen - (size_t)n,
-				      "; cpuset is a cgroup v1 hierarchy at %s here: boot with "
+				      "; cpuset is on a cgroup v1 hierarchy (%s): boot with "
 				      "systemd.unified_cgroup_hierarchy=1",
 				      v1);
 		if (n > 0 && (size_t)n < errlen)

@@ -156,7 +156,7 @@ static int fail(struct pr *p, const char *fmt, ...) __attribute__((format(printf
 
 static int fail(struct pr *p, const char *fmt, ...)
 {
-	char msg[160];
+	char msg[320];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -189,7 +189,7 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
 		   (int)q->pid, q->label, q->uuid);
 	if (req->qmp[0]) {
-		char err[200];
+		char err[320];
 
 		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
 			return fail(p, "%s", err);
@@ -201,7 +201,7 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
 {
 	struct ivnetd_segment *s = find_segment(d, req->segment);
-	char err[200];
+	char err[320];
 
 	if (!s)
 		return fail(p, "no segment '%s'", req->segment);

@@ -510,8 +510,8 @@ int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv)
 			int ret = apply_key(&cfg->seg[0], key, optarg ? optarg : "");
 
 			if (ret) {
-				fprintf(stderr, "%s: bad value for %s: '%s'\n", prog,
-					argv[optind - 1], optarg ? optarg : "");
+				fprintf(stderr, "%s: bad value for %s: '%s'\n", prog, key,
+					optarg ? optarg : "");
 				return -1;
 			}
 			continue;

@@ -40,7 +40,7 @@
 #define QMP_TIMEOUT_MS 1500
 #define QMP_TRIES 20	    /* ticks for QEMU to open its QMP socket */
 #define REMOVE_TRIES 240    /* ticks for an exited process to leave its cgroup */
-#define ERR_LEN 200
+#define ERR_LEN 320
 
 struct pl_thread {
 	int tid;
@@ -256,6 +256,32 @@ static void try_qmp(struct ivnetd_placement *pl, struct pl_proc *pr)
 		   pr->pid, pr->qmp, n);
 }
 
+/* Whether anything of the process has been changed by placement. */
+static int placed(const struct pl_proc *pr)
+{
+	int i;
+
+	for (i = 0; i < pr->nth; i++)
+		if (pr->th[i].applied)
+			return 1;
+	return pr->cg_in;
+}
+
+/* A thread born after the process was placed inherited placed CPUs; what
+ * it would have had is what its creator had, most likely the main thread
+ * (QEMU connects to the broker before it starts its vCPU threads). */
+static void inherit_prev(const struct pl_proc *pr, struct pl_thread *t)
+{
+	int i;
+
+	for (i = 0; i < pr->nth; i++) {
+		if (pr->th[i].tid == pr->pid && pr->th[i].have_prev) {
+			t->prev = pr->th[i].prev;
+			t->have_prev = 1;
+		}
+	}
+}
+
 /* Read the process's threads again; returns whether the set of threads or
  * their roles changed. */
 static int scan(struct ivnetd_placement *pl, struct pl_proc *pr)
@@ -283,6 +309,8 @@ static int scan(struct ivnetd_placement *pl, struct pl_proc *pr)
 		} else {
 			t->tid = info[i].tid;
 			t->child = -1;
+			if (placed(pr))
+				inherit_prev(pr, t);
 			changed = 1;
 		}
 		snprintf(t->name, sizeof(t->name), "%s", info[i].name);
@@ -442,6 +470,9 @@ static int apply_cpuset(struct ivnetd_placement *pl, struct pl_proc *pr)
 		pset = pl->plan.domain;
 	else
 		unit_cpus(pl, pr->nth ? pr->th[0].unit : 0, &pset);
+	/* before the cgroup changes what they have */
+	for (i = 0; i < pr->nth; i++)
+		save_prev(&pr->th[i]);
 	if (!pr->cg_in) {
 		if (enter_cgroup(pl, pr, &pset))
 			return 0;
