@@ -39,6 +39,7 @@
 #define TICK_MS 250
 #define QMP_TIMEOUT_MS 1500
 #define QMP_TRIES 20	    /* ticks for QEMU to open its QMP socket */
+#define QMP_SLOW_TRIES 3    /* for it to answer (its main loop may not run yet) */
 #define REMOVE_TRIES 240    /* ticks for an exited process to leave its cgroup */
 #define ERR_LEN 320
 
@@ -65,6 +66,7 @@ struct pl_proc {
 	int nvcpus;
 	char qmp[IVNETD_PL_PATH_MAX];
 	int qmp_tries;
+	int qmp_slow; /* tries that timed out */
 	int qmp_ok;
 	struct ivnetd_qmp_cpu *qcpu;
 	int nqcpu;
@@ -230,9 +232,14 @@ static void try_qmp(struct ivnetd_placement *pl, struct pl_proc *pr)
 	n = ivnetd_qmp_query_cpus(pr->qmp, QMP_TIMEOUT_MS, q, IVNETD_QMP_CPUS_MAX, err,
 				  sizeof(err));
 	if (n < 0) {
-		/* Not there yet: QEMU may open it after connecting to us.
-		 * Anything else will not get better. */
-		if (strncmp(err, "unreachable", 11) || pr->qmp_tries >= QMP_TRIES) {
+		/* Not there yet: QEMU may open it after connecting to us, and
+		 * answer only once its main loop runs (each such try blocks
+		 * the daemon for the timeout: a few only). Anything else will
+		 * not get better. */
+		int later = !strncmp(err, "unreachable", 11) ||
+			    (strstr(err, "no reply in time") && ++pr->qmp_slow < QMP_SLOW_TRIES);
+
+		if (!later || pr->qmp_tries >= QMP_TRIES) {
 			pr->qmp_tries = QMP_TRIES;
 			proc_error(pl, pr, "%s", err);
 		}
@@ -1009,6 +1016,7 @@ int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const 
 	snprintf(pr->qmp, sizeof(pr->qmp), "%s", path);
 	pr->qmp_ok = 0;
 	pr->qmp_tries = QMP_TRIES - 1; /* asked for now: one try */
+	pr->qmp_slow = 0;
 	pr->error[0] = '\0';
 	scan(pl, pr);
 	if (!pr->qmp_ok) {
@@ -1118,6 +1126,10 @@ static void show_peer(struct pr *p, const struct ivnetd_placement *pl,
 		pr_str(p, "label", " name %s", q->label);
 	if (pr) {
 		pr_i64(p, "vcpus", " vcpus %lld", pr->nvcpus);
+		/* how the vCPU threads were told apart; a process without
+		 * any is placed whole */
+		pr_str(p, "found_by", " found-by %s",
+		       pr->qmp_ok ? "qmp" : pr->nvcpus ? "names" : "process");
 		if (pr->qmp[0] || p->json)
 			pr_str(p, "qmp", " qmp %s", pr->qmp);
 		if (pr->cg[0] || p->json)

@@ -333,7 +333,8 @@ def test_late_threads(one):
     tool = Tool(b, "--vcpus", "2", "--others", "0", "--join-first")
     wait_for("late vCPU threads placed",
              lambda: tool.masks() == {n: {one} for n in tool.threads})
-    wait_for("both vCPUs seen", lambda: b.peer(tool.pid)["vcpus"] == 2)
+    wait_for("both vCPUs seen", lambda: b.peer(tool.pid)["vcpus"] == 2 and
+             b.peer(tool.pid)["found_by"] == "names")
     tool.leave()
     wait_for("restored to the main thread's mask",
              lambda: tool.masks() == {n: BASE for n in tool.threads})
@@ -496,7 +497,7 @@ def test_qmp(cpus):
     want = {"main": dom, "vcpu-1": {lo}, "vcpu-0": {hi}, "worker-0": dom}
     wait_for("vCPUs placed by QMP's word", lambda: tool.masks() == want)
     peer = check_threads_listed(b, tool, want)
-    if peer["vcpus"] != 2 or peer["qmp"] != q.path:
+    if peer["vcpus"] != 2 or peer["qmp"] != q.path or peer["found_by"] != "qmp":
         fail(f"QMP peer {peer}")
     q.close()
     label = ["peer", "label", b.name, str(tool.id)]
