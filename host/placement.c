@@ -840,7 +840,7 @@ int ivnetd_placement_start(struct ivnetd_segment *s, int *node)
 		return -ENOMEM;
 	pl->s = s;
 	pl->cfg = s->cfg.place;
-	pl->node = -1;
+	pl->node = *node;
 	s->pl = pl;
 	if (pl->cfg.policy == IVNETD_POLICY_NONE)
 		return 0;
@@ -1166,7 +1166,15 @@ void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s)
 		pr_i64(p, "llc", " llc %lld", pl->plan.llc);
 		show_cpus(p, "domain", " domain %s", &pl->plan.domain);
 	} else {
-		pr_str(p, "cpus", NULL, "");
+		/* the core set a policy would use */
+		struct ivnetd_cpus cs;
+
+		cpus_zero(&cs);
+		if (pl->cfg.cpus_set)
+			cs = pl->cfg.cpus;
+		else if (s->d->topo)
+			cs = s->d->topo->online;
+		show_cpus(p, "cpus", NULL, &cs);
 		pr_i64(p, "llc", NULL, -1);
 		pr_str(p, "domain", NULL, "");
 	}
