@@ -387,8 +387,7 @@ int ivnetd_cgroup_of(const struct ivnetd_cgroup *cg, int pid, char *out, size_t 
 		if (rootlen && strncmp(rel, cg->root, rootlen))
 			break;
 		rel += rootlen;
-		if (snprintf(out, n, "%s%s", strcmp(cg->mount, "/") ? cg->mount : "", rel) <
-		    (int)n)
+		if (snprintf(out, n, "%s%s", strcmp(cg->mount, "/") ? cg->mount : "", rel) < (int)n)
 			found = 0;
 		break;
 	}

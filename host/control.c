@@ -220,7 +220,7 @@ static void help(FILE *out)
 	fputs("requests: [-j] status | [-j] segment show [SEGMENT] | [-j] peer list [SEGMENT] |\n"
 	      "          [-j] stats [SEGMENT] | [-j] topology | [-j] placement [show] [SEGMENT] |\n"
 	      "          [-j] placement set SEGMENT [policy=none|pack|spread]\n"
-	      "               [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N|other] |\n"
+	      "               [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
 	      "          peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH]\n",
 	      out);
 }

@@ -57,8 +57,8 @@ static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *er
 		if (!strncmp(w[i], "qmp=", 4) && w[i][4] == '/' && word_ok(w[i] + 4, "/._-") &&
 		    !copy_word(req->qmp, sizeof(req->qmp), w[i] + 4))
 			continue;
-		snprintf(err, el,
-			 "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=, qmp=/PATH)", w[i]);
+		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=, qmp=/PATH)",
+			 w[i]);
 		return -1;
 	}
 	return 0;
@@ -66,8 +66,7 @@ static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *er
 
 /* placement set SEGMENT KEY=VALUE...: policy (or placement), pin, cpus,
  * sched; parsed here with the options' own vocabulary. */
-static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char *err,
-			   size_t el)
+static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
 {
 	int i;
 

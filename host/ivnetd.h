@@ -204,7 +204,7 @@ struct ivnetd_ctl_request {
 	uint32_t peer_id;
 	char label[64];
 	char uuid[40];
-	char qmp[IVNETD_PL_PATH_MAX]; /* peer label ... qmp=PATH */
+	char qmp[IVNETD_PL_PATH_MAX];	      /* peer label ... qmp=PATH */
 	struct ivnetd_placement_config place; /* placement set: the keys given */
 	unsigned place_keys;
 };

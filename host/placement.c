@@ -38,9 +38,9 @@
 
 #define TICK_MS 250
 #define QMP_TIMEOUT_MS 1500
-#define QMP_TRIES 20	    /* ticks for QEMU to open its QMP socket */
-#define QMP_SLOW_TRIES 3    /* for it to answer (its main loop may not run yet) */
-#define REMOVE_TRIES 240    /* ticks for an exited process to leave its cgroup */
+#define QMP_TRIES 20	 /* ticks for QEMU to open its QMP socket */
+#define QMP_SLOW_TRIES 3 /* for it to answer (its main loop may not run yet) */
+#define REMOVE_TRIES 240 /* ticks for an exited process to leave its cgroup */
 #define ERR_LEN 320
 
 struct pl_thread {
@@ -96,6 +96,7 @@ struct ivnetd_placement {
 	int nproc;
 	struct pending *pending;
 	int npending;
+	int units; /* at the last plan */
 };
 
 static int64_t now_ms(void)
@@ -248,7 +249,8 @@ static void try_qmp(struct ivnetd_placement *pl, struct pl_proc *pr)
 	}
 	for (i = 0; i < n; i++) {
 		if (!ivnetd_thread_of(pr->pid, q[i].tid)) {
-			proc_error(pl, pr, "QMP %s names thread %d, which is not a thread of pid %d",
+			proc_error(pl, pr,
+				   "QMP %s names thread %d, which is not a thread of pid %d",
 				   pr->qmp, q[i].tid, pr->pid);
 			pr->qmp_tries = QMP_TRIES;
 			free(q);
@@ -557,8 +559,8 @@ static void undo(struct ivnetd_placement *pl, struct pl_proc *pr)
 	int i, restored = 0;
 
 	if (!pr->skip && proc_alive(pr)) {
-		if (pr->cg_in && ivnetd_cgroup_move_back(&pl->cg, pr->cg_orig, pr->pid, err,
-							  sizeof(err)))
+		if (pr->cg_in &&
+		    ivnetd_cgroup_move_back(&pl->cg, pr->cg_orig, pr->pid, err, sizeof(err)))
 			ivnetd_log(pl->s->d, "placement error segment=%s pid=%d: %s",
 				   pl->s->cfg.name, pr->pid, err);
 		for (i = 0; i < pr->nth; i++) {
@@ -638,6 +640,16 @@ static void replan(struct ivnetd_placement *pl)
 			rank++;
 		}
 		unit += rank;
+	}
+	if (unit != pl->units) {
+		int cpus = cpus_count(&pl->plan.domain);
+
+		pl->units = unit;
+		if (unit > cpus)
+			ivnetd_log(pl->s->d,
+				   "placement segment=%s: %d vCPUs and processes share the %d CPUs "
+				   "of the domain",
+				   pl->s->cfg.name, unit, cpus);
 	}
 	for (i = 0; i < n; i++)
 		apply(pl, order[i]);
@@ -891,7 +903,9 @@ int ivnetd_placement_lock(struct ivnetd_segment *s)
 			   "systemd unit, or give ivnetd CAP_IPC_LOCK)%s",
 			   m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", s->cfg.name,
 			   s->region.size, strerror(e), lim,
-			   m == IVNETD_MLOCK_REQUIRE ? "" : "; running unlocked (mlock=require refuses)");
+			   m == IVNETD_MLOCK_REQUIRE
+				   ? ""
+				   : "; running unlocked (mlock=require refuses)");
 		return m == IVNETD_MLOCK_REQUIRE ? -e : 0;
 	}
 }
@@ -909,7 +923,8 @@ static void retry_pending(struct ivnetd_placement *pl)
 			continue;
 		}
 		if (e)
-			ivnetd_log(pl->s->d, "placement error segment=%s: cannot remove cgroup %s: %s",
+			ivnetd_log(pl->s->d,
+				   "placement error segment=%s: cannot remove cgroup %s: %s",
 				   pl->s->cfg.name, p->path, strerror(-e));
 		pl->pending[i] = pl->pending[--pl->npending];
 	}
@@ -1070,9 +1085,18 @@ void ivnetd_placement_tick(struct ivnetd *d)
 
 		if (!pl)
 			continue;
-		for (j = 0; j < pl->nproc; j++)
-			if (!pl->proc[j]->skip && proc_alive(pl->proc[j]))
-				changed |= scan(pl, pl->proc[j]);
+		for (j = 0; j < pl->nproc; j++) {
+			struct pl_proc *pr = pl->proc[j];
+
+			/* the segment that held it let it go */
+			if (pr->skip && !placed_elsewhere(pl->s, pr->pid)) {
+				pr->skip = 0;
+				pr->error[0] = '\0';
+				changed = 1;
+			}
+			if (!pr->skip && proc_alive(pr))
+				changed |= scan(pl, pr);
+		}
 		if (changed)
 			replan(pl);
 		retry_pending(pl);
@@ -1082,8 +1106,7 @@ void ivnetd_placement_tick(struct ivnetd *d)
 
 /* ---------------------------------------------------------------- show */
 
-static void show_cpus(struct pr *p, const char *key, const char *fmt,
-		      const struct ivnetd_cpus *s)
+static void show_cpus(struct pr *p, const char *key, const char *fmt, const struct ivnetd_cpus *s)
 {
 	char list[IVNETD_CPULIST_LEN];
 
@@ -1113,8 +1136,7 @@ static void show_thread(struct pr *p, const struct ivnetd_placement *pl, const s
 	pr_text(p, "\n");
 }
 
-static void show_peer(struct pr *p, const struct ivnetd_placement *pl,
-		      const struct ivnetd_peer *q)
+static void show_peer(struct pr *p, const struct ivnetd_placement *pl, const struct ivnetd_peer *q)
 {
 	const struct pl_proc *pr = proc_of_peer((struct ivnetd_placement *)pl, q->id);
 	int i;
@@ -1129,7 +1151,9 @@ static void show_peer(struct pr *p, const struct ivnetd_placement *pl,
 		/* how the vCPU threads were told apart; a process without
 		 * any is placed whole */
 		pr_str(p, "found_by", " found-by %s",
-		       pr->qmp_ok ? "qmp" : pr->nvcpus ? "names" : "process");
+		       pr->qmp_ok   ? "qmp"
+		       : pr->nvcpus ? "names"
+				    : "process");
 		if (pr->qmp[0] || p->json)
 			pr_str(p, "qmp", " qmp %s", pr->qmp);
 		if (pr->cg[0] || p->json)

@@ -68,7 +68,7 @@ struct ivnetd_placement_config {
 	enum ivnetd_sched sched;
 	int sched_value; /* priority (fifo, rr) or nice value */
 	enum ivnetd_mlock mlock;
-	char qmp[IVNETD_PL_PATH_MAX]; /* QMP socket pattern: %p pid, %i peer id */
+	char qmp[IVNETD_PL_PATH_MAX];	 /* QMP socket pattern: %p pid, %i peer id */
 	char cgroup[IVNETD_PL_PATH_MAX]; /* parent of the per-peer cgroups */
 };
 
@@ -95,9 +95,9 @@ void ivnetd_sched_format(enum ivnetd_sched s, int value, char *buf, size_t n);
 /* --------------------------------------------------- placement_plan.c */
 
 struct ivnetd_plan {
-	int llc;		   /* the LLC domain chosen (topology index) */
-	int node;		   /* its NUMA node; -1: none known */
-	struct ivnetd_cpus domain; /* its CPUs that are in the core set */
+	int llc;		    /* the LLC domain chosen (topology index) */
+	int node;		    /* its NUMA node; -1: none known */
+	struct ivnetd_cpus domain;  /* its CPUs that are in the core set */
 	int order[IVNETD_CPUS_MAX]; /* spread hands these out in turn */
 	int norder;
 };

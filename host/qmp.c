@@ -365,8 +365,8 @@ static int reply_member(struct cur *c, const char *key, int depth, void *ctx)
 	return value(c, depth);
 }
 
-int ivnetd_qmp_parse(const char *line, size_t len, struct ivnetd_qmp_cpu *cpus, int max,
-		     int *ncpus, char *err, size_t errlen)
+int ivnetd_qmp_parse(const char *line, size_t len, struct ivnetd_qmp_cpu *cpus, int max, int *ncpus,
+		     char *err, size_t errlen)
 {
 	struct reply r = {.cpus = cpus, .max = max};
 	struct cur c = {.p = line, .end = line + len, .start = line, .err = err, .errlen = errlen};
@@ -479,8 +479,8 @@ static ssize_t recv_line(struct conn *k, char *line)
 
 /* Read replies until one of kind `want` (events are skipped); returns the
  * kind read or -1 with err set. */
-static int expect(struct conn *k, int want, struct ivnetd_qmp_cpu *cpus, int max, int *n,
-		  char *err, size_t errlen)
+static int expect(struct conn *k, int want, struct ivnetd_qmp_cpu *cpus, int max, int *n, char *err,
+		  size_t errlen)
 {
 	static char line[IVNETD_QMP_LINE_MAX];
 	int lines;

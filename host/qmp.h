@@ -33,8 +33,8 @@ enum ivnetd_qmp_kind {
  * value that is a list of CPUs and cpus != NULL, fills up to max of them
  * and sets *ncpus. Returns the kind, or -1 with a reason in err.
  */
-int ivnetd_qmp_parse(const char *line, size_t len, struct ivnetd_qmp_cpu *cpus, int max,
-		     int *ncpus, char *err, size_t errlen);
+int ivnetd_qmp_parse(const char *line, size_t len, struct ivnetd_qmp_cpu *cpus, int max, int *ncpus,
+		     char *err, size_t errlen);
 
 /* Connect to the QMP socket at path, negotiate, and run query-cpus-fast,
  * within timeout_ms in all. Returns the number of CPUs or -1 with a reason

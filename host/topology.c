@@ -84,8 +84,7 @@ static int read_list(struct ivnetd_cpus *set, const struct ivnetd_topo *t, const
  * The last-level cache shared by cpu: the highest-level data or unified
  * cache it lists. Returns its level and CPUs, or 0 if it lists none.
  */
-static int read_llc(struct ivnetd_cpus *set, const struct ivnetd_topo *t, const char *root,
-		    int cpu)
+static int read_llc(struct ivnetd_cpus *set, const struct ivnetd_topo *t, const char *root, int cpu)
 {
 	int i, best = 0;
 
@@ -145,8 +144,7 @@ static void place_cpu(struct ivnetd_topo *t, const char *root, int cpu, int *cor
 
 	level = read_llc(&s, t, root, cpu);
 	/* No cache information (some VMs): one domain per package. */
-	c->llc = group_of(t->llc, &t->nllcs, llc_keys, level ? cpus_first(&s) : c->package,
-			  level);
+	c->llc = group_of(t->llc, &t->nllcs, llc_keys, level ? cpus_first(&s) : c->package, level);
 	cpus_set(&t->llc[c->llc].cpus, cpu);
 	t->llc[c->llc].package = c->package;
 }
@@ -256,7 +254,8 @@ int ivnetd_topo_read(const char *root, struct ivnetd_topo *t, char *err, size_t 
 	memset(t, 0, sizeof(*t));
 	if (read_file(buf, sizeof(buf), "%s" SYS_CPU "/online", root) ||
 	    ivnetd_cpulist_parse(buf, &t->online) || !cpus_count(&t->online)) {
-		snprintf(err, errlen, "cannot read the online CPUs from %s" SYS_CPU "/online", root);
+		snprintf(err, errlen, "cannot read the online CPUs from %s" SYS_CPU "/online",
+			 root);
 		return -1;
 	}
 	n = cpus_count(&t->online);
@@ -300,8 +299,7 @@ const struct ivnetd_topo_group *ivnetd_topo_llc_of(const struct ivnetd_topo *t, 
 	return &t->llc[t->cpu[cpu].llc];
 }
 
-static void show_cpus(struct pr *p, const char *key, const char *fmt,
-		      const struct ivnetd_cpus *s)
+static void show_cpus(struct pr *p, const char *key, const char *fmt, const struct ivnetd_cpus *s)
 {
 	char list[IVNETD_CPULIST_LEN];
 

@@ -30,11 +30,11 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
-		"                peer list [SEGMENT] | stats [SEGMENT] | topology |\n"
-		"                placement [show] [SEGMENT] |\n"
-		"                placement set SEGMENT [policy=none|pack|spread]\n"
-		"                    [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N|other] |\n"
-		"                peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
+		"         peer list [SEGMENT] | stats [SEGMENT] | topology |\n"
+		"         placement [show] [SEGMENT] |\n"
+		"         placement set SEGMENT [policy=none|pack|spread]\n"
+		"             [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
+		"         peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
 	exit(2);
 }
 

@@ -96,12 +96,9 @@ static int parse_cpus(const char *s, cpu_set_t *set)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"vcpus", required_argument, NULL, 'v'},
-		{"others", required_argument, NULL, 'o'},
-		{"names", required_argument, NULL, 'n'},
-		{"affinity", required_argument, NULL, 'a'},
-		{"join-first", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+		{"vcpus", required_argument, NULL, 'v'}, {"others", required_argument, NULL, 'o'},
+		{"names", required_argument, NULL, 'n'}, {"affinity", required_argument, NULL, 'a'},
+		{"join-first", no_argument, NULL, 'j'},	 {NULL, 0, NULL, 0},
 	};
 	int vcpus = 2, others = 1, plain = 0, join_first = 0, c, i, sig;
 	struct ivnet_ep *ep = NULL;

@@ -19,8 +19,7 @@
 
 static const char *fixtures;
 
-static struct ivnetd_cpus L(const char *list)
-{
+static struct ivnetd_cpus L(const char *list) {
 	struct ivnetd_cpus s;
 
 	if (ivnetd_cpulist_parse(list, &s)) {
@@ -30,7 +29,8 @@ static struct ivnetd_cpus L(const char *list)
 	return s;
 }
 
-static const char *F(const struct ivnetd_cpus *s)
+static const char *
+F(const struct ivnetd_cpus *s)
 {
 	static char buf[4][IVNETD_CPULIST_LEN];
 	static int k;
@@ -45,12 +45,17 @@ static const char *F(const struct ivnetd_cpus *s)
 static void test_cpulist(void)
 {
 	static const char *const good[][2] = {
-		{"", ""},	  {"\n", ""},	       {"0", "0"},
-		{"0-3\n", "0-3"}, {"0-3,8,10-11", "0-3,8,10-11"}, {"5,1-2,3", "1-3,5"},
-		{"1023", "1023"}, {"0-1023", "0-1023"},
+		{"", ""},
+		{"\n", ""},
+		{"0", "0"},
+		{"0-3\n", "0-3"},
+		{"0-3,8,10-11", "0-3,8,10-11"},
+		{"5,1-2,3", "1-3,5"},
+		{"1023", "1023"},
+		{"0-1023", "0-1023"},
 	};
-	static const char *const bad[] = {"3-1", "a", "1,", ",1", "1024", "0-", "1--2", "1 2",
-					  "-1", "1\n\n", "0-99999999999", "1,\n"};
+	static const char *const bad[] = {"3-1",  "a",	 "1,", ",1",	"1024",		 "0-",
+					  "1--2", "1 2", "-1", "1\n\n", "0-99999999999", "1,\n"};
 	struct ivnetd_cpus s;
 	char small[4];
 	size_t i;
@@ -99,22 +104,19 @@ static void check_partition(const struct ivnetd_topo *t)
 		cpus_and(&x, &seen_core, &t->core[i].cpus);
 		CHECK(!cpus_count(&x));
 		cpus_or(&seen_core, &t->core[i].cpus);
-		cpus_for_each(c, &t->core[i].cpus)
-			CHECK_EQ(t->cpu[c].core, i);
+		cpus_for_each(c, &t->core[i].cpus) CHECK_EQ(t->cpu[c].core, i);
 		if (i)
 			CHECK(cpus_first(&t->core[i].cpus) > cpus_first(&t->core[i - 1].cpus));
 	}
 	for (i = 0; i < t->nllcs; i++) {
 		cpus_or(&seen_llc, &t->llc[i].cpus);
-		cpus_for_each(c, &t->llc[i].cpus)
-			CHECK_EQ(t->cpu[c].llc, i);
+		cpus_for_each(c, &t->llc[i].cpus) CHECK_EQ(t->cpu[c].llc, i);
 	}
 	CHECK(cpus_equal(&seen_core, &t->online));
 	CHECK(cpus_equal(&seen_llc, &t->online));
 }
 
-static void plan(const struct ivnetd_topo *t, const char *coreset, int node,
-		 struct ivnetd_plan *pl)
+static void plan(const struct ivnetd_topo *t, const char *coreset, int node, struct ivnetd_plan *pl)
 {
 	struct ivnetd_cpus cs = L(coreset);
 	char err[160];
@@ -399,8 +401,9 @@ static void test_options(void)
 
 	/* a CPU list's commas inside --segment */
 	ivnetd_segment_defaults(&s);
-	CHECK_EQ(ivnetd_parse_segment(&s, "socket=/tmp/x,cpus=0-3,8-11,12,placement=pack,"
-					  "pin=cpuset,sched=rr:5",
+	CHECK_EQ(ivnetd_parse_segment(&s,
+				      "socket=/tmp/x,cpus=0-3,8-11,12,placement=pack,"
+				      "pin=cpuset,sched=rr:5",
 				      err, sizeof(err)),
 		 0);
 	CHECK(s.place.cpus_set);
@@ -482,9 +485,10 @@ static void test_qmp(void)
 	CHECK_EQ(qmp("{\"QMP\": {\"version\": {}, \"capabilities\": [\"oob\"]}}\r", c, &n, err),
 		 IVNETD_QMP_GREETING);
 	CHECK_EQ(qmp("{\"return\": {}}", NULL, &n, err), IVNETD_QMP_RETURN);
-	CHECK_EQ(qmp("{\"event\": \"STOP\", \"data\": {\"a\": [1, 2.5e3, true, null, \"\\u00e9\"]}}",
-		     c, &n, err),
-		 IVNETD_QMP_EVENT);
+	CHECK_EQ(
+		qmp("{\"event\": \"STOP\", \"data\": {\"a\": [1, 2.5e3, true, null, \"\\u00e9\"]}}",
+		    c, &n, err),
+		IVNETD_QMP_EVENT);
 	CHECK_EQ(qmp("{\"return\": [{\"cpu-index\": 1, \"props\": {\"thread-id\": 0}, "
 		     "\"thread-id\": 77}, {\"thread-id\": 78, \"cpu-index\": 0}]}",
 		     c, &n, err),
