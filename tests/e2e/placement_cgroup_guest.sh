@@ -50,9 +50,10 @@ grep -qw cpuset /sys/fs/cgroup/ivnet/cgroup.subtree_control || fail "cpuset not 
 # t1: one vCPU that had put itself on CPU 1 (what it must get back)
 vcpu_tool /tmp/p.sock --vcpus 1 --others 1 --affinity 0=1 >/tmp/t1.out 2>&1 &
 t1=$!
+until_true 'grep -q joined /tmp/t1.out'
 vcpu_tool /tmp/p.sock --vcpus 1 --others 1 >/tmp/t2.out 2>&1 &
 t2=$!
-until_true 'grep -q joined /tmp/t1.out && grep -q joined /tmp/t2.out'
+until_true 'grep -q joined /tmp/t2.out'
 grep -q '"id":0' /tmp/t1.out || fail "t1 is not peer 0: $(cat /tmp/t1.out)"
 c1=$(tid $t1 "CPU 0/TCG")
 c2=$(tid $t2 "CPU 0/TCG")
