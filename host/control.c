@@ -10,7 +10,13 @@
  *   [-j] segment show [SEGMENT]       layout and occupancy of segments
  *   [-j] peer list [SEGMENT]          peers: id, MAC, epoch, link, pid/uid/gid
  *   [-j] stats [SEGMENT]              broker counters and ring occupancy
- *   peer label SEGMENT ID [name=N] [uuid=U]   label a peer (libvirt hook)
+ *   [-j] topology                     CPUs, cores, LLC domains, NUMA nodes
+ *   [-j] placement [show] [SEGMENT]   every placed thread, its CPUs, mechanism
+ *   [-j] placement set SEGMENT [policy=P] [pin=M] [cpus=L] [sched=S]
+ *                                     place the segment's peers anew
+ *   peer label SEGMENT ID [name=N] [uuid=U] [qmp=PATH]
+ *                                     label a peer (libvirt hook); with qmp=,
+ *                                     find its vCPU threads through QMP
  *   help
  *
  * -j asks for one JSON object; without it the answer is terse text. An
@@ -150,7 +156,7 @@ static int fail(struct pr *p, const char *fmt, ...) __attribute__((format(printf
 
 static int fail(struct pr *p, const char *fmt, ...)
 {
-	char msg[160];
+	char msg[320];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -182,14 +188,40 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 		strcpy(q->uuid, req->uuid);
 	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
 		   (int)q->pid, q->label, q->uuid);
+	if (req->qmp[0]) {
+		char err[320];
+
+		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
+			return fail(p, "%s", err);
+	}
 	show_peer(p, s, q);
+	return 0;
+}
+
+static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
+{
+	struct ivnetd_segment *s = find_segment(d, req->segment);
+	char err[320];
+
+	if (!s)
+		return fail(p, "no segment '%s'", req->segment);
+	if (ivnetd_placement_set(s, &req->place, req->place_keys, err, sizeof(err)))
+		return fail(p, "%s", err);
+	pr_obj_open(p, NULL);
+	pr_arr_open(p, "segments");
+	ivnetd_placement_show(p, s);
+	pr_arr_close(p);
+	pr_obj_close(p);
 	return 0;
 }
 
 static void help(FILE *out)
 {
 	fputs("requests: [-j] status | [-j] segment show [SEGMENT] | [-j] peer list [SEGMENT] |\n"
-	      "          [-j] stats [SEGMENT] | peer label SEGMENT ID [name=NAME] [uuid=UUID]\n",
+	      "          [-j] stats [SEGMENT] | [-j] topology | [-j] placement [show] [SEGMENT] |\n"
+	      "          [-j] placement set SEGMENT [policy=none|pack|spread]\n"
+	      "               [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
+	      "          peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH]\n",
 	      out);
 }
 
@@ -207,6 +239,13 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 		return 0;
 	case IVNETD_CTL_PEER_LABEL:
 		return label_peer(d, req, &p);
+	case IVNETD_CTL_PLACEMENT_SET:
+		return place_set(d, req, &p);
+	case IVNETD_CTL_TOPOLOGY:
+		if (!d->topo)
+			return fail(&p, "the CPU topology could not be read (see the log)");
+		ivnetd_topo_show(&p, d->topo);
+		return 0;
 	case IVNETD_CTL_STATUS:
 		pr_obj_open(&p, NULL);
 		pr_str(&p, "daemon", "%s", "ivnetd");
@@ -224,6 +263,7 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 	pr_arr_open(&p, req->verb == IVNETD_CTL_PEER_LIST ? "peers"
 			: req->verb == IVNETD_CTL_STATS	  ? "stats"
 							  : "segments");
+	/* segment show and placement show list segments */
 	for (i = 0; i < d->nseg; i++) {
 		struct ivnetd_segment *s = &d->seg[i];
 		uint32_t id;
@@ -232,6 +272,8 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 			continue;
 		if (req->verb == IVNETD_CTL_SEGMENT_SHOW)
 			show_segment(&p, s);
+		else if (req->verb == IVNETD_CTL_PLACEMENT_SHOW)
+			ivnetd_placement_show(&p, s);
 		else if (req->verb == IVNETD_CTL_STATS)
 			show_counters(&p, s);
 		else

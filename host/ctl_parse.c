@@ -54,8 +54,52 @@ static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *er
 		if (!strncmp(w[i], "uuid=", 5) && word_ok(w[i] + 5, "-") &&
 		    !copy_word(req->uuid, sizeof(req->uuid), w[i] + 5))
 			continue;
-		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=)", w[i]);
+		if (!strncmp(w[i], "qmp=", 4) && w[i][4] == '/' && word_ok(w[i] + 4, "/._-") &&
+		    !copy_word(req->qmp, sizeof(req->qmp), w[i] + 4))
+			continue;
+		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=, qmp=/PATH)",
+			 w[i]);
 		return -1;
+	}
+	return 0;
+}
+
+/* placement set SEGMENT KEY=VALUE...: policy (or placement), pin, cpus,
+ * sched; parsed here with the options' own vocabulary. */
+static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
+{
+	int i;
+
+	if (n < 2) {
+		snprintf(err, el,
+			 "usage: placement set SEGMENT [policy=none|pack|spread] "
+			 "[pin=affinity|cpuset] [cpus=LIST] [sched=S]");
+		return -1;
+	}
+	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+		snprintf(err, el, "bad segment name");
+		return -1;
+	}
+	ivnetd_placement_defaults(&req->place);
+	for (i = 1; i < n; i++) {
+		char key[16], *eq = strchr(w[i], '=');
+		size_t k = eq ? (size_t)(eq - w[i]) : 0;
+		unsigned before = req->place_keys;
+
+		if (!eq || k >= sizeof(key)) {
+			snprintf(err, el, "bad setting '%.32s' (KEY=VALUE)", w[i]);
+			return -1;
+		}
+		memcpy(key, w[i], k);
+		key[k] = '\0';
+		if (ivnetd_placement_key(&req->place, key, eq + 1, &req->place_keys) ||
+		    req->place_keys == before) {
+			snprintf(err, el,
+				 "bad setting '%.32s' (policy=, pin=, cpus= or sched= with a "
+				 "valid value)",
+				 w[i]);
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -113,7 +157,18 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 	if (IS(0, "peer") && IS(1, "label"))
 		return req->verb = IVNETD_CTL_PEER_LABEL,
 		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "segment") && IS(1, "show"))
+	if (IS(0, "topology") && n == i + 1) {
+		req->verb = IVNETD_CTL_TOPOLOGY;
+		return 0;
+	}
+	if (IS(0, "placement") && IS(1, "set"))
+		return req->verb = IVNETD_CTL_PLACEMENT_SET,
+		       parse_place_set(req, w + i + 2, n - i - 2, err, errlen);
+	if (IS(0, "placement") && IS(1, "show"))
+		req->verb = IVNETD_CTL_PLACEMENT_SHOW, i += 2;
+	else if (IS(0, "placement"))
+		req->verb = IVNETD_CTL_PLACEMENT_SHOW, i += 1;
+	else if (IS(0, "segment") && IS(1, "show"))
 		req->verb = IVNETD_CTL_SEGMENT_SHOW, i += 2;
 	else if (IS(0, "peer") && IS(1, "list"))
 		req->verb = IVNETD_CTL_PEER_LIST, i += 2;

@@ -91,6 +91,22 @@ static void signal_event(struct ivnetd *d)
 	}
 }
 
+/* Once, for every segment's plan and `ivnetctl topology`. A machine whose
+ * sysfs cannot be read still brokers; only placement then refuses. */
+static void read_topology(struct ivnetd *d)
+{
+	char err[160];
+
+	d->topo = calloc(1, sizeof(*d->topo));
+	if (!d->topo)
+		return;
+	if (ivnetd_topo_read("", d->topo, err, sizeof(err))) {
+		ivnetd_log(d, "warning topology: %s", err);
+		free(d->topo);
+		d->topo = NULL;
+	}
+}
+
 int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 {
 	int i, err;
@@ -99,6 +115,7 @@ int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 	d->cfg = *cfg;
 	d->sig.fd = -1;
 	d->ctl.fd = -1;
+	d->timer.fd = -1;
 	d->started_at = (int64_t)time(NULL);
 	for (i = 0; i < IVNETD_SEGMENTS_MAX; i++)
 		d->seg[i].w.fd = -1;
@@ -110,7 +127,10 @@ int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 	d->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (d->epfd < 0)
 		return -errno;
+	read_topology(d);
 	err = signals_start(d);
+	if (!err)
+		err = ivnetd_placement_timer_start(d);
 	for (i = 0; !err && i < cfg->nseg; i++) {
 		err = ivnetd_segment_start(d, &d->seg[i], &cfg->seg[i]);
 		if (!err) {
@@ -161,6 +181,9 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 		case IVNETD_W_SIGNAL:
 			signal_event(d);
 			break;
+		case IVNETD_W_TIMER:
+			ivnetd_placement_tick(d);
+			break;
 		}
 	}
 	free_grave(d);
@@ -190,9 +213,15 @@ void ivnetd_stop(struct ivnetd *d)
 	free_grave(d);
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
+	if (d->timer.fd >= 0)
+		close(d->timer.fd);
 	if (d->epfd >= 0)
 		close(d->epfd);
-	d->sig.fd = d->epfd = -1;
+	d->sig.fd = d->epfd = d->timer.fd = -1;
+	if (d->topo)
+		ivnetd_topo_free(d->topo);
+	free(d->topo);
+	d->topo = NULL;
 	if (d->log_owned)
 		fclose(d->log);
 	d->log = NULL;

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 
 #include "ivnet_region.h"
+#include "placement.h"
+#include "topology.h"
 
 #define IVNETD_ALLOW_MAX 16
 #define IVNETD_SEGMENTS_MAX 16
@@ -43,6 +45,7 @@ struct ivnetd_segment_config {
 	int socket_mode; /* -1: leave to the umask */
 	gid_t socket_group;
 	int socket_group_set;
+	struct ivnetd_placement_config place; /* placement.h */
 };
 
 #define IVNETD_DEFAULT_PEERS 8u
@@ -64,6 +67,7 @@ enum ivnetd_watch_kind {
 	IVNETD_W_CTL_LISTEN,
 	IVNETD_W_CTL_CLIENT,
 	IVNETD_W_SIGNAL,
+	IVNETD_W_TIMER,
 };
 
 /*
@@ -117,6 +121,7 @@ struct ivnetd_segment {
 	struct ivnetd_peer *peer[IVNET_PEERS_MAX];
 	uint32_t npeers;
 	struct ivnetd_counters n;
+	struct ivnetd_placement *pl; /* placement.c */
 };
 
 struct ivnetd_ctl_client {
@@ -132,6 +137,9 @@ struct ivnetd {
 	int epfd;
 	struct ivnetd_watch sig;
 	struct ivnetd_watch ctl;
+	struct ivnetd_watch timer; /* placement rescans */
+	int timer_armed;
+	struct ivnetd_topo *topo; /* NULL if it could not be read */
 	struct ivnetd_ctl_client *ctl_client[IVNETD_CTL_CLIENTS_MAX];
 	struct ivnetd_watch *grave;
 	FILE *log;
@@ -183,7 +191,10 @@ enum ivnetd_ctl_verb {
 	IVNETD_CTL_PEER_LIST,
 	IVNETD_CTL_STATS,
 	IVNETD_CTL_PEER_LABEL,
-	IVNETD_CTL_HELP,
+	IVNETD_CTL_TOPOLOGY,
+	IVNETD_CTL_PLACEMENT_SHOW,
+	IVNETD_CTL_PLACEMENT_SET,
+	IVNETD_CTL_HELP, /* the last */
 };
 
 struct ivnetd_ctl_request {
@@ -193,6 +204,9 @@ struct ivnetd_ctl_request {
 	uint32_t peer_id;
 	char label[64];
 	char uuid[40];
+	char qmp[IVNETD_PL_PATH_MAX];	      /* peer label ... qmp=PATH */
+	struct ivnetd_placement_config place; /* placement set: the keys given */
+	unsigned place_keys;
 };
 
 /* Parse one request line (pure: no daemon state; fuzzed). Returns 0 or -1

@@ -37,6 +37,7 @@ void ivnetd_segment_defaults(struct ivnetd_segment_config *s)
 	s->vectors = DEFAULT_VECTORS;
 	s->numa_node = -1;
 	s->socket_mode = -1;
+	ivnetd_placement_defaults(&s->place);
 }
 
 void ivnetd_config_defaults(struct ivnetd_config *cfg)
@@ -241,7 +242,7 @@ static int apply_key(struct ivnetd_segment_config *s, const char *key, const cha
 		s->socket_group_set = 1;
 		return parse_group(v, &s->socket_group);
 	}
-	return -2;
+	return ivnetd_placement_key(&s->place, key, v, NULL);
 }
 
 static int key_takes_value(const char *key)
@@ -249,9 +250,33 @@ static int key_takes_value(const char *key)
 	return strcmp(key, "memfd") && strcmp(key, "hugepages");
 }
 
+static int apply_token(struct ivnetd_segment_config *s, char *tok, char *err, size_t n)
+{
+	char *eq = strchr(tok, '=');
+	const char *v = eq ? eq + 1 : "";
+	int ret;
+
+	if (eq)
+		*eq = '\0';
+	if (!eq && key_takes_value(tok)) {
+		snprintf(err, n, "'%s' needs a value (%s=...)", tok, tok);
+		return -1;
+	}
+	ret = apply_key(s, tok, v);
+	if (ret == -2) {
+		snprintf(err, n, "unknown segment key '%s'", tok);
+		return -1;
+	}
+	if (ret) {
+		snprintf(err, n, "bad value for %s: '%s'", tok, v);
+		return -1;
+	}
+	return 0;
+}
+
 int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char *err, size_t n)
 {
-	char copy[1024], *tok, *save = NULL;
+	char copy[1024], *tok, *save = NULL, *cpus = NULL;
 
 	if (strlen(spec) >= sizeof(copy)) {
 		snprintf(err, n, "segment spec too long");
@@ -259,27 +284,28 @@ int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char
 	}
 	strcpy(copy, spec);
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *eq = strchr(tok, '=');
-		const char *v = eq ? eq + 1 : "";
-		int ret;
-
-		if (eq)
-			*eq = '\0';
-		if (!eq && key_takes_value(tok)) {
-			snprintf(err, n, "'%s' needs a value (%s=...)", tok, tok);
-			return -1;
+		/* A CPU list has commas of its own: "cpus=0-3,8-11,pin=cpuset"
+		 * goes on after cpus= until the next key. strtok_r ended the
+		 * token with a '\0' where the ',' was: put the ',' back. */
+		if (cpus && isdigit((unsigned char)*tok)) {
+			if (tok[-1] != '\0') { /* ",," */
+				snprintf(err, n, "bad value for cpus");
+				return -1;
+			}
+			tok[-1] = ',';
+			continue;
 		}
-		ret = apply_key(s, tok, v);
-		if (ret == -2) {
-			snprintf(err, n, "unknown segment key '%s'", tok);
+		if (cpus && apply_token(s, cpus, err, n))
 			return -1;
+		cpus = NULL;
+		if (!strncmp(tok, "cpus=", 5)) {
+			cpus = tok;
+			continue;
 		}
-		if (ret) {
-			snprintf(err, n, "bad value for %s: '%s'", tok, v);
+		if (apply_token(s, tok, err, n))
 			return -1;
-		}
 	}
-	return 0;
+	return cpus ? apply_token(s, cpus, err, n) : 0;
 }
 
 static void usage(FILE *out, const char *prog)
@@ -314,10 +340,21 @@ static void usage(FILE *out, const char *prog)
 		"  --socket-group GRP   group of the socket\n"
 		"  --slot-size BYTES    ring slot size (default %u)\n"
 		"  --ring-slots N       cap on slots per ring (default %u)\n"
+		"placement (first segment; README \"Placement\"):\n"
+		"  --placement POLICY   none (default), pack (the peers' vCPU threads share one\n"
+		"                       LLC domain), spread (a CPU of their own in it)\n"
+		"  --placement-cpus L   the core set, a CPU list (default: all online)\n"
+		"  --pin MECHANISM      affinity (default) or cpuset (a cgroup v2 per peer)\n"
+		"  --sched S            fifo:PRIO, rr:PRIO, nice:N or other for vCPU threads\n"
+		"  --mlock M            try (default when placed), require or off\n"
+		"  --qmp PATTERN        QMP socket of each peer's QEMU (%%p pid, %%i peer id)\n"
+		"  --cgroup PATH        parent of the per-peer cgroups (default\n"
+		"                       " IVNETD_CGROUP_DEFAULT ")\n"
 		"daemon options:\n"
 		"  --segment KEY=VAL,.. another segment; keys: name socket shm dir memfd\n"
 		"                       hugepages size vectors peers numa mac-base allow-uid\n"
-		"                       allow-gid mode group slot-size ring-slots\n"
+		"                       allow-gid mode group slot-size ring-slots placement\n"
+		"                       cpus pin sched mlock qmp cgroup\n"
 		"  --control PATH       control socket (default: first socket + .ctl)\n"
 		"  --log FILE           log file, reopened on SIGHUP (default: stderr with -F,\n"
 		"                       else " DEFAULT_DAEMON_LOG ")\n",
@@ -338,6 +375,13 @@ enum {
 	OPT_SOCKET_GROUP,
 	OPT_SLOT_SIZE,
 	OPT_RING_SLOTS,
+	OPT_PLACEMENT,
+	OPT_PLACEMENT_CPUS,
+	OPT_PIN,
+	OPT_SCHED,
+	OPT_MLOCK,
+	OPT_QMP,
+	OPT_CGROUP,
 	OPT_SEGMENT,
 	OPT_CONTROL,
 	OPT_LOG,
@@ -357,6 +401,13 @@ static const struct option long_opts[] = {
 	{"socket-group", required_argument, NULL, OPT_SOCKET_GROUP},
 	{"slot-size", required_argument, NULL, OPT_SLOT_SIZE},
 	{"ring-slots", required_argument, NULL, OPT_RING_SLOTS},
+	{"placement", required_argument, NULL, OPT_PLACEMENT},
+	{"placement-cpus", required_argument, NULL, OPT_PLACEMENT_CPUS},
+	{"pin", required_argument, NULL, OPT_PIN},
+	{"sched", required_argument, NULL, OPT_SCHED},
+	{"mlock", required_argument, NULL, OPT_MLOCK},
+	{"qmp", required_argument, NULL, OPT_QMP},
+	{"cgroup", required_argument, NULL, OPT_CGROUP},
 	{"segment", required_argument, NULL, OPT_SEGMENT},
 	{"control", required_argument, NULL, OPT_CONTROL},
 	{"log", required_argument, NULL, OPT_LOG},
@@ -401,6 +452,20 @@ static const char *segment_key(int c)
 		return "slot-size";
 	case OPT_RING_SLOTS:
 		return "ring-slots";
+	case OPT_PLACEMENT:
+		return "placement";
+	case OPT_PLACEMENT_CPUS:
+		return "cpus";
+	case OPT_PIN:
+		return "pin";
+	case OPT_SCHED:
+		return "sched";
+	case OPT_MLOCK:
+		return "mlock";
+	case OPT_QMP:
+		return "qmp";
+	case OPT_CGROUP:
+		return "cgroup";
 	}
 	return NULL;
 }
@@ -445,8 +510,8 @@ int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv)
 			int ret = apply_key(&cfg->seg[0], key, optarg ? optarg : "");
 
 			if (ret) {
-				fprintf(stderr, "%s: bad value for %s: '%s'\n", prog,
-					argv[optind - 1], optarg ? optarg : "");
+				fprintf(stderr, "%s: bad value for %s: '%s'\n", prog, key,
+					optarg ? optarg : "");
 				return -1;
 			}
 			continue;

@@ -69,6 +69,7 @@ static void peer_leave(struct ivnetd_segment *s, struct ivnetd_peer *p, const ch
 	s->peer[p->id] = NULL;
 	s->npeers--;
 	s->n.leaves++;
+	ivnetd_placement_leave(s, p);
 	ivnetd_peer_unpublish(s, p->id);
 	for (i = 0; i < s->region.layout.max_peers; i++) {
 		struct ivnetd_peer *o = s->peer[i];
@@ -243,6 +244,7 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 	if (ivnetd_watch_add(s->d, &p->w))
 		doom(p, "epoll-failed");
 	ivnetd_peer_signal_all(s, p);
+	ivnetd_placement_join(s, p);
 	reap(s);
 }
 
@@ -268,14 +270,14 @@ void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events)
 
 /* ------------------------------------------------------------ start/stop */
 
-static int region_create(struct ivnetd_segment *s, char err[IVNET_ERRLEN])
+static int region_create(struct ivnetd_segment *s, int node, char err[IVNET_ERRLEN])
 {
 	const struct ivnetd_segment_config *c = &s->cfg;
 	struct ivnet_region_opts o = {
 		.backing = c->backing,
 		.path = c->shm_path,
 		.hugepages = c->hugepages,
-		.numa_node = c->numa_node,
+		.numa_node = node,
 		.name = c->name,
 		.params = {.region_size = c->size,
 			   .max_peers = c->max_peers,
@@ -368,7 +370,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 			 const struct ivnetd_segment_config *cfg)
 {
 	char err[IVNET_ERRLEN];
-	int ret;
+	int ret, node;
 
 	memset(s, 0, sizeof(*s));
 	s->d = d;
@@ -382,17 +384,24 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 					      : strerror(-ret));
 		return ret;
 	}
-	ret = region_create(s, err);
+	/* The plan says which node the region's pages go to, before they
+	 * are first touched. */
+	ret = ivnetd_placement_start(s, &node);
+	if (ret)
+		goto err_placement;
+	ret = region_create(s, node, err);
 	if (ret) {
 		ivnetd_log(d, "error segment=%s region: %s", cfg->name, err);
-		return ret;
+		goto err_placement;
 	}
+	ret = ivnetd_placement_lock(s);
+	if (ret)
+		goto err_region;
 	ret = listen_on(s);
 	if (ret) {
 		ivnetd_log(d, "error segment=%s socket=%s: %s", cfg->name, cfg->socket_path,
 			   strerror(-ret));
-		ivnet_region_close(&s->region);
-		return ret;
+		goto err_region;
 	}
 	ivnetd_log(d,
 		   "segment segment=%s socket=%s size=%" PRIu64 " peers=%u vectors=%u slots=%u "
@@ -401,6 +410,12 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 		   s->region.layout.max_peers, s->region.layout.vectors,
 		   s->region.layout.slot_count, s->region.layout.slot_size);
 	return 0;
+
+err_region:
+	ivnet_region_close(&s->region);
+err_placement:
+	ivnetd_placement_stop(s);
+	return ret;
 }
 
 void ivnetd_segment_stop(struct ivnetd_segment *s)
@@ -412,6 +427,7 @@ void ivnetd_segment_stop(struct ivnetd_segment *s)
 	for (i = 0; i < IVNET_PEERS_MAX; i++)
 		if (s->peer[i])
 			peer_leave(s, s->peer[i], "shutdown");
+	ivnetd_placement_stop(s);
 	close(s->w.fd);
 	s->w.fd = -1;
 	unlink(s->cfg.socket_path);

@@ -6,7 +6,10 @@
  *   ivnetctl [-s CTRL] [-j] segment show [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] peer list [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] stats [SEGMENT]
- *   ivnetctl [-s CTRL] peer label SEGMENT ID [name=NAME] [uuid=UUID]
+ *   ivnetctl [-s CTRL] [-j] topology
+ *   ivnetctl [-s CTRL] [-j] placement [show] [SEGMENT]
+ *   ivnetctl [-s CTRL] [-j] placement set SEGMENT [policy=P] [pin=M] [cpus=L] [sched=S]
+ *   ivnetctl [-s CTRL] peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH]
  *
  * The daemon renders text or JSON (-j) from the same code; this tool sends
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
@@ -25,9 +28,13 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
-			"                peer list [SEGMENT] | stats [SEGMENT] |\n"
-			"                peer label SEGMENT ID [name=NAME] [uuid=UUID] | help }\n");
+	fprintf(stderr,
+		"usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
+		"         peer list [SEGMENT] | stats [SEGMENT] | topology |\n"
+		"         placement [show] [SEGMENT] |\n"
+		"         placement set SEGMENT [policy=none|pack|spread]\n"
+		"             [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
+		"         peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
 	exit(2);
 }
 

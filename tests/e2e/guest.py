@@ -209,7 +209,7 @@ class Guest:
     """One QEMU/TCG guest running guest-init.sh's command loop."""
 
     def __init__(self, name, kernel, initrd, extra_qemu_args=(), mem='256M',
-                 workdir=None, append='', cpu='max', qemu=QEMU):
+                 workdir=None, append='', cpu='max', qemu=QEMU, smp=1):
         self.name = name
         self.kernel = kernel
         self.initrd = initrd
@@ -218,6 +218,7 @@ class Guest:
         self.workdir = workdir or tempfile.mkdtemp(prefix=f'ivnet-e2e-{name}-')
         self.append = append
         self.cpu = cpu
+        self.smp = smp
         self.qemu = qemu
         self.console_log = os.path.join(self.workdir, f'{name}-console.log')
         self.qemu_log = os.path.join(self.workdir, f'{name}-qemu.log')
@@ -244,7 +245,7 @@ class Guest:
         for extra in (self.append, os.environ.get('IVNET_E2E_APPEND')):
             if extra:
                 append += ' ' + extra
-        return [self.qemu, '-accel', 'tcg', '-cpu', self.cpu, '-smp', '1',
+        return [self.qemu, '-accel', 'tcg', '-cpu', self.cpu, '-smp', str(self.smp),
                 '-m', self.mem, '-nodefaults', '-no-user-config',
                 '-nographic', '-no-reboot', '-monitor', 'none',
                 # signal=off: a stray ^C byte on the pipe must reach the

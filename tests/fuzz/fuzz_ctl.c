@@ -24,7 +24,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (req.verb > IVNETD_CTL_HELP || req.peer_id >= IVNET_PEERS_MAX ||
 		    !memchr(req.segment, 0, sizeof(req.segment)) ||
 		    !memchr(req.label, 0, sizeof(req.label)) ||
-		    !memchr(req.uuid, 0, sizeof(req.uuid)))
+		    !memchr(req.uuid, 0, sizeof(req.uuid)) ||
+		    !memchr(req.qmp, 0, sizeof(req.qmp)) ||
+		    (req.verb == IVNETD_CTL_PLACEMENT_SET && !req.place_keys) ||
+		    req.place.policy > IVNETD_POLICY_SPREAD || req.place.pin > IVNETD_PIN_CPUSET)
 			__builtin_trap();
 	} else if (!memchr(err, 0, sizeof(err))) {
 		__builtin_trap();

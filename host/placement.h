@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * placement.h - where a segment's peers run: their vCPU threads (or, for a
+ * process that has none, all its threads) pinned together with the
+ * region's memory on one LLC domain and NUMA node, so that the rings stay
+ * in a cache both ends share.
+ *
+ * Policies, per segment, over a configurable core set:
+ *   none    nothing is pinned
+ *   pack    every placed thread may run on any CPU of one LLC domain
+ *   spread  each vCPU (or plain process) gets a CPU of its own in that
+ *           domain: one per physical core first, then SMT siblings; when
+ *           there are more than CPUs, they share in turn
+ * Other threads of a QEMU (main loop, I/O, RCU) run on the whole domain.
+ *
+ * Mechanisms: the affinity mask of each thread (sched_setaffinity), or a
+ * cgroup v2 cpuset per peer (cgroup.c). What a thread had before is
+ * restored when its peer leaves.
+ *
+ * Three files: placement_config.c (the option vocabulary), placement_plan.c
+ * (the choice of domain and CPUs: pure, unit-tested against recorded
+ * topologies), placement.c (the daemon side: threads, mechanisms, undo).
+ */
+#ifndef IVNETD_PLACEMENT_H
+#define IVNETD_PLACEMENT_H
+
+#include "cpus.h"
+#include "topology.h"
+
+struct ivnetd;
+struct ivnetd_segment;
+struct ivnetd_peer;
+struct pr;
+
+enum ivnetd_policy {
+	IVNETD_POLICY_NONE,
+	IVNETD_POLICY_PACK,
+	IVNETD_POLICY_SPREAD,
+};
+
+enum ivnetd_pin {
+	IVNETD_PIN_AFFINITY,
+	IVNETD_PIN_CPUSET,
+};
+
+enum ivnetd_sched {
+	IVNETD_SCHED_KEEP, /* leave the threads' policy alone */
+	IVNETD_SCHED_OTHER,
+	IVNETD_SCHED_FIFO,
+	IVNETD_SCHED_RR,
+	IVNETD_SCHED_NICE,
+};
+
+enum ivnetd_mlock {
+	IVNETD_MLOCK_DEFAULT, /* try when the segment is placed, else off */
+	IVNETD_MLOCK_TRY,     /* lock; warn if the limit forbids it */
+	IVNETD_MLOCK_REQUIRE, /* lock or do not start */
+	IVNETD_MLOCK_OFF,
+};
+
+#define IVNETD_PL_PATH_MAX 108
+
+struct ivnetd_placement_config {
+	enum ivnetd_policy policy;
+	enum ivnetd_pin pin;
+	struct ivnetd_cpus cpus; /* the core set; all online CPUs unless cpus_set */
+	int cpus_set;
+	enum ivnetd_sched sched;
+	int sched_value; /* priority (fifo, rr) or nice value */
+	enum ivnetd_mlock mlock;
+	char qmp[IVNETD_PL_PATH_MAX];	 /* QMP socket pattern: %p pid, %i peer id */
+	char cgroup[IVNETD_PL_PATH_MAX]; /* parent of the per-peer cgroups */
+};
+
+#define IVNETD_CGROUP_DEFAULT "/sys/fs/cgroup/ivnet"
+
+/* Which keys a `placement set` request changes. */
+#define IVNETD_PLK_POLICY 0x1u
+#define IVNETD_PLK_PIN 0x2u
+#define IVNETD_PLK_CPUS 0x4u
+#define IVNETD_PLK_SCHED 0x8u
+
+/* ------------------------------------------------- placement_config.c */
+
+void ivnetd_placement_defaults(struct ivnetd_placement_config *c);
+/* One key=value: placement, cpus, pin, sched, mlock, qmp, cgroup. Returns
+ * 0, -1 for a bad value, -2 for a key that is not a placement key. Sets
+ * the key's bit (IVNETD_PLK_*) in *keys when keys is not NULL. */
+int ivnetd_placement_key(struct ivnetd_placement_config *c, const char *key, const char *v,
+			 unsigned *keys);
+const char *ivnetd_policy_name(enum ivnetd_policy p);
+const char *ivnetd_pin_name(enum ivnetd_pin m);
+void ivnetd_sched_format(enum ivnetd_sched s, int value, char *buf, size_t n);
+
+/* --------------------------------------------------- placement_plan.c */
+
+struct ivnetd_plan {
+	int llc;		    /* the LLC domain chosen (topology index) */
+	int node;		    /* its NUMA node; -1: none known */
+	struct ivnetd_cpus domain;  /* its CPUs that are in the core set */
+	int order[IVNETD_CPUS_MAX]; /* spread hands these out in turn */
+	int norder;
+};
+
+/*
+ * Choose the domain: of the LLC domains that hold CPUs of the core set
+ * (and of `node`, if >= 0), the one with the most physical cores there,
+ * then the most CPUs, then the lowest CPU. Returns 0, or -1 with a reason.
+ */
+int ivnetd_plan_make(struct ivnetd_plan *pl, const struct ivnetd_topo *t,
+		     const struct ivnetd_cpus *coreset, int node, char *err, size_t errlen);
+
+/* The CPUs of unit i (the i-th vCPU or plain process of the segment, peers
+ * in id order, a peer's vCPUs in index order). */
+void ivnetd_plan_unit(const struct ivnetd_plan *pl, enum ivnetd_policy policy, int i,
+		      struct ivnetd_cpus *out);
+
+/* -------------------------------------------------------- placement.c */
+
+struct ivnetd_placement;
+
+/* Before the region exists: check the configuration against the topology,
+ * make the plan, and say which node the region's pages belong to (-1:
+ * none). Returns 0 or a negative errno (logged). */
+int ivnetd_placement_start(struct ivnetd_segment *s, int *node);
+/* After the region is mapped, bound and formatted: lock it (mlock). */
+int ivnetd_placement_lock(struct ivnetd_segment *s);
+void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p);
+void ivnetd_placement_leave(struct ivnetd_segment *s, struct ivnetd_peer *p);
+/* After every peer left: cgroups removed, state freed. */
+void ivnetd_placement_stop(struct ivnetd_segment *s);
+
+/* Change policy, mechanism, core set or scheduling of a running segment:
+ * everything is undone, then placed again. */
+int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement_config *c,
+			 unsigned keys, char *err, size_t errlen);
+/* Find a peer's vCPU threads through this QMP socket (query-cpus-fast). */
+int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const char *path,
+			 char *err, size_t errlen);
+
+/* The daemon's rescan timer: threads appear after the join (QEMU connects
+ * to the broker before it creates its vCPUs), and cgroups of exited
+ * processes empty a little after the exit. */
+int ivnetd_placement_timer_start(struct ivnetd *d);
+void ivnetd_placement_tick(struct ivnetd *d);
+
+/* `ivnetctl placement`: text or JSON (print.h). */
+void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s);
+
+#endif /* IVNETD_PLACEMENT_H */
