@@ -10,7 +10,9 @@
  *   [-j] segment show [SEGMENT]       layout and occupancy of segments
  *   [-j] peer list [SEGMENT]          peers: id, MAC, epoch, link, pid/uid/gid
  *   [-j] stats [SEGMENT]              broker counters and ring occupancy
- *   peer label SEGMENT ID [name=N] [uuid=U]   label a peer (libvirt hook)
+ *   peer label SEGMENT ID|pid=PID [name=N] [uuid=U]
+ *                                     label a peer, or every peer a process
+ *                                     joined as (libvirt hook)
  *   help
  *
  * -j asks for one JSON object; without it the answer is terse text. An
@@ -166,6 +168,42 @@ static int fail(struct pr *p, const char *fmt, ...)
 	return -1;
 }
 
+static void label_one(struct ivnetd *d, struct ivnetd_segment *s, struct ivnetd_peer *q,
+		      const struct ivnetd_ctl_request *req)
+{
+	if (req->label[0])
+		strcpy(q->label, req->label);
+	if (req->uuid[0])
+		strcpy(q->uuid, req->uuid);
+	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
+		   (int)q->pid, q->label, q->uuid);
+}
+
+/* Every peer that process joined as (one QEMU may hold several devices on a
+ * segment); answered like peer list. */
+static int label_by_pid(struct ivnetd *d, struct ivnetd_segment *s,
+			const struct ivnetd_ctl_request *req, struct pr *p)
+{
+	uint32_t id, n = 0;
+
+	for (id = 0; id < s->region.layout.max_peers; id++)
+		if (s->peer[id] && s->peer[id]->pid == req->pid)
+			n++;
+	if (!n)
+		return fail(p, "no peer with pid %d in segment '%s'", (int)req->pid, req->segment);
+	pr_obj_open(p, NULL);
+	pr_arr_open(p, "peers");
+	for (id = 0; id < s->region.layout.max_peers; id++) {
+		if (!s->peer[id] || s->peer[id]->pid != req->pid)
+			continue;
+		label_one(d, s, s->peer[id], req);
+		show_peer(p, s, s->peer[id]);
+	}
+	pr_arr_close(p);
+	pr_obj_close(p);
+	return 0;
+}
+
 static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
 {
 	struct ivnetd_segment *s = find_segment(d, req->segment);
@@ -173,15 +211,12 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 
 	if (!s)
 		return fail(p, "no segment '%s'", req->segment);
+	if (req->pid)
+		return label_by_pid(d, s, req, p);
 	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
 	if (!q)
 		return fail(p, "no peer with that id in segment '%s'", req->segment);
-	if (req->label[0])
-		strcpy(q->label, req->label);
-	if (req->uuid[0])
-		strcpy(q->uuid, req->uuid);
-	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
-		   (int)q->pid, q->label, q->uuid);
+	label_one(d, s, q, req);
 	show_peer(p, s, q);
 	return 0;
 }
@@ -189,7 +224,8 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 static void help(FILE *out)
 {
 	fputs("requests: [-j] status | [-j] segment show [SEGMENT] | [-j] peer list [SEGMENT] |\n"
-	      "          [-j] stats [SEGMENT] | peer label SEGMENT ID [name=NAME] [uuid=UUID]\n",
+	      "          [-j] stats [SEGMENT] |\n"
+	      "          [-j] peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID]\n",
 	      out);
 }
 

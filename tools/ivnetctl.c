@@ -6,7 +6,7 @@
  *   ivnetctl [-s CTRL] [-j] segment show [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] peer list [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] stats [SEGMENT]
- *   ivnetctl [-s CTRL] peer label SEGMENT ID [name=NAME] [uuid=UUID]
+ *   ivnetctl [-s CTRL] [-j] peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID]
  *
  * The daemon renders text or JSON (-j) from the same code; this tool sends
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
@@ -25,9 +25,10 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
-			"                peer list [SEGMENT] | stats [SEGMENT] |\n"
-			"                peer label SEGMENT ID [name=NAME] [uuid=UUID] | help }\n");
+	fprintf(stderr,
+		"usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
+		"                peer list [SEGMENT] | stats [SEGMENT] |\n"
+		"                peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] | help }\n");
 	exit(2);
 }
 
