@@ -117,6 +117,17 @@ void pr_i64(struct pr *p, const char *key, const char *fmt, int64_t v)
 	fprintf(p->out, "%lld", (long long)v);
 }
 
+void pr_bool(struct pr *p, const char *key, const char *fmt, int v)
+{
+	if (!p->json) {
+		if (fmt && v)
+			fputs(fmt, p->out);
+		return;
+	}
+	member(p, key);
+	fputs(v ? "true" : "false", p->out);
+}
+
 void pr_mac(struct pr *p, const char *key, const char *fmt, const uint8_t mac[6])
 {
 	char s[18];
