@@ -77,12 +77,11 @@ static int resolve_pin(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_pi
 	struct ivlv_placement pl;
 	const char *list = o->pin, *from = "--pin";
 	char err[IVLV_ERRLEN];
-	int host = virNodeGetCPUMap(c->conn, NULL, NULL, 0);
+	unsigned char *online = NULL;
+	int host, ret = -1;
 	unsigned i;
 
 	memset(pin, 0, sizeof(*pin));
-	if (host <= 0)
-		return ivlv_fail(c, "cannot count the host's CPUs: %s", ivlv_libvirt_error());
 	pin->policy = IVLV_PIN_PACK;
 	if (!strcmp(o->pin, "broker")) {
 		if (ivlv_broker_placement(o->control, o->segment, &pl, err, sizeof(err)))
@@ -93,11 +92,27 @@ static int resolve_pin(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_pi
 		list = pl.cpus;
 		from = "the broker's placement";
 	}
-	if (ivlv_cpulist_parse(list, pin->cpus, (unsigned)host, err, sizeof(err)))
-		return ivlv_fail(c, "%s: %s", from, err);
-	for (i = 0; i < IVLV_CPUS_MAX; i++)
-		pin->ncpus += (pin->cpus[i / 8] >> (i % 8)) & 1;
-	return 0;
+	/* the CPUs of the host the connection is to, which need not be ours */
+	host = virNodeGetCPUMap(c->conn, &online, NULL, 0);
+	if (host <= 0)
+		return ivlv_fail(c, "cannot read the host's CPUs: %s", ivlv_libvirt_error());
+	if (ivlv_cpulist_parse(list, pin->cpus, (unsigned)host, err, sizeof(err))) {
+		ivlv_fail(c, "%s: %s", from, err);
+		goto out;
+	}
+	for (i = 0; i < (unsigned)host && i < IVLV_CPUS_MAX; i++) {
+		if (!((pin->cpus[i / 8] >> (i % 8)) & 1))
+			continue;
+		if (!((online[i / 8] >> (i % 8)) & 1)) {
+			ivlv_fail(c, "%s: CPU %u is offline", from, i);
+			goto out;
+		}
+		pin->ncpus++;
+	}
+	ret = 0;
+out:
+	free(online);
+	return ret;
 }
 
 /* Whether doc already puts the domain on the segment: ABSENT, SAME, or -1

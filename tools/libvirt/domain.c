@@ -28,11 +28,15 @@ int ivlv_fail(struct ivlv *c, const char *fmt, ...)
 	return -1;
 }
 
+/* A copy: every libvirt call, virDomainGetName() in the same argument
+ * list included, resets the error that virGetLastErrorMessage() points to. */
 const char *ivlv_libvirt_error(void)
 {
+	static char msg[IVLV_ERRLEN];
 	const char *m = virGetLastErrorMessage();
 
-	return m ? m : "unknown libvirt error";
+	snprintf(msg, sizeof(msg), "%s", m ? m : "unknown libvirt error");
+	return msg;
 }
 
 int ivlv_connect(struct ivlv *c, const char *uri)
