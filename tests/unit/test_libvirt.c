@@ -205,6 +205,11 @@ static void test_parse_segments(void)
 		"{\"segments\":[{\"name\":\"a\\u0000b\",\"socket\":\"/"
 		"s\",\"size\":1,\"vectors\":2}]}",
 		"{\"segments\":[],\"segments\":[]}",
+		"{\"segments\":[{\"name\":\"a\\nstatus\",\"socket\":\"/"
+		"s\",\"size\":1,\"vectors\":2}]}",
+		"{\"segments\":[{\"name\":\"a b\",\"socket\":\"/s\",\"size\":1,\"vectors\":2}]}",
+		"{\"segments\":[{\"name\":\"a\",\"socket\":\"/"
+		"s\\u001b[2J\",\"size\":1,\"vectors\":2}]}",
 		"{\"segments\":[{\"name\":\"a\",\"socket\":\"/s\",\"size\":1,\"vectors\":2}",
 	};
 	struct ivlv_segment *s;

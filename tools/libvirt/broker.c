@@ -210,6 +210,24 @@ static int get_str(json_t *o, const char *key, char *dst, size_t n)
 	return 0;
 }
 
+/* Segment names go back into request lines: ivnetd's own charset only. */
+static int name_ok(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || strchr("._-", *s)))
+			return 0;
+	return 1;
+}
+
+static int printable(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
 static int get_int(json_t *o, const char *key, json_int_t lo, json_int_t hi, json_int_t *out)
 {
 	json_t *v = json_object_get(o, key);
@@ -252,8 +270,8 @@ int ivlv_parse_segments(const char *ans, struct ivlv_segment **segs, int *n, cha
 		json_int_t size, vectors;
 
 		if (get_str(o, "name", s[i].name, sizeof(s[i].name)) ||
-		    get_str(o, "socket", s[i].socket, sizeof(s[i].socket)) ||
-		    get_int(o, "size", 1, INT64_MAX, &size) ||
+		    get_str(o, "socket", s[i].socket, sizeof(s[i].socket)) || !name_ok(s[i].name) ||
+		    !printable(s[i].socket) || get_int(o, "size", 1, INT64_MAX, &size) ||
 		    get_int(o, "vectors", 1, 1024, &vectors)) {
 			snprintf(
 				err, el,
