@@ -14,8 +14,9 @@
  *   [-j] placement [show] [SEGMENT]   every placed thread, its CPUs, mechanism
  *   [-j] placement set SEGMENT [policy=P] [pin=M] [cpus=L] [sched=S]
  *                                     place the segment's peers anew
- *   peer label SEGMENT ID [name=N] [uuid=U] [qmp=PATH]
- *                                     label a peer (libvirt hook); with qmp=,
+ *   peer label SEGMENT ID|pid=PID [name=N] [uuid=U] [qmp=PATH]
+ *                                     label a peer, or every peer a process
+ *                                     joined as (libvirt hook); with qmp=,
  *                                     find its vCPU threads through QMP
  *   help
  *
@@ -172,6 +173,42 @@ static int fail(struct pr *p, const char *fmt, ...)
 	return -1;
 }
 
+static void label_one(struct ivnetd *d, struct ivnetd_segment *s, struct ivnetd_peer *q,
+		      const struct ivnetd_ctl_request *req)
+{
+	if (req->label[0])
+		strcpy(q->label, req->label);
+	if (req->uuid[0])
+		strcpy(q->uuid, req->uuid);
+	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
+		   (int)q->pid, q->label, q->uuid);
+}
+
+/* Every peer that process joined as (one QEMU may hold several devices on a
+ * segment); answered like peer list. */
+static int label_by_pid(struct ivnetd *d, struct ivnetd_segment *s,
+			const struct ivnetd_ctl_request *req, struct pr *p)
+{
+	uint32_t id, n = 0;
+
+	for (id = 0; id < s->region.layout.max_peers; id++)
+		if (s->peer[id] && s->peer[id]->pid == req->pid)
+			n++;
+	if (!n)
+		return fail(p, "no peer with pid %d in segment '%s'", (int)req->pid, req->segment);
+	pr_obj_open(p, NULL);
+	pr_arr_open(p, "peers");
+	for (id = 0; id < s->region.layout.max_peers; id++) {
+		if (!s->peer[id] || s->peer[id]->pid != req->pid)
+			continue;
+		label_one(d, s, s->peer[id], req);
+		show_peer(p, s, s->peer[id]);
+	}
+	pr_arr_close(p);
+	pr_obj_close(p);
+	return 0;
+}
+
 static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
 {
 	struct ivnetd_segment *s = find_segment(d, req->segment);
@@ -179,15 +216,12 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 
 	if (!s)
 		return fail(p, "no segment '%s'", req->segment);
+	if (req->pid)
+		return label_by_pid(d, s, req, p);
 	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
 	if (!q)
 		return fail(p, "no peer with that id in segment '%s'", req->segment);
-	if (req->label[0])
-		strcpy(q->label, req->label);
-	if (req->uuid[0])
-		strcpy(q->uuid, req->uuid);
-	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
-		   (int)q->pid, q->label, q->uuid);
+	label_one(d, s, q, req);
 	if (req->qmp[0]) {
 		char err[320];
 
@@ -221,7 +255,7 @@ static void help(FILE *out)
 	      "          [-j] stats [SEGMENT] | [-j] topology | [-j] placement [show] [SEGMENT] |\n"
 	      "          [-j] placement set SEGMENT [policy=none|pack|spread]\n"
 	      "               [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
-	      "          peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH]\n",
+	      "          peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH]\n",
 	      out);
 }
 

@@ -4,6 +4,8 @@
  * Pure: no daemon state, so that it can be fuzzed alone (tests/fuzz/).
  */
 #include <ctype.h>
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,26 +29,50 @@ static int copy_word(char *dst, size_t n, const char *w)
 	return 0;
 }
 
+/* A peer is named by its id, or by pid=PID: the pid of the process that
+ * joined (SO_PEERCRED), which is what a libvirt hook knows of its QEMU. */
+static int parse_peer(struct ivnetd_ctl_request *req, const char *w, char *err, size_t el)
+{
+	const char *digits = strncmp(w, "pid=", 4) ? w : w + 4;
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(digits, &end, 10);
+	if (!isdigit((unsigned char)digits[0]) || *end || errno) {
+		snprintf(err, el, "bad peer '%.16s' (an id, or pid=PID)", w);
+		return -1;
+	}
+	if (digits == w) {
+		if (v >= IVNET_PEERS_MAX) {
+			snprintf(err, el, "bad peer id '%.16s'", w);
+			return -1;
+		}
+		req->peer_id = (uint32_t)v;
+		return 0;
+	}
+	if (v == 0 || v > INT_MAX) {
+		snprintf(err, el, "bad pid '%.16s'", digits);
+		return -1;
+	}
+	req->pid = (pid_t)v;
+	return 0;
+}
+
 static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
 {
-	char *end;
-	unsigned long id;
 	int i;
 
 	if (n < 2) {
-		snprintf(err, el, "usage: peer label SEGMENT ID [name=NAME] [uuid=UUID]");
+		snprintf(err, el, "usage: peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID]");
 		return -1;
 	}
 	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
 		snprintf(err, el, "bad segment name");
 		return -1;
 	}
-	id = strtoul(w[1], &end, 10);
-	if (!isdigit((unsigned char)w[1][0]) || *end || id >= IVNET_PEERS_MAX) {
-		snprintf(err, el, "bad peer id '%.16s'", w[1]);
+	if (parse_peer(req, w[1], err, el))
 		return -1;
-	}
-	req->peer_id = (uint32_t)id;
 	for (i = 2; i < n; i++) {
 		if (!strncmp(w[i], "name=", 5) && word_ok(w[i] + 5, "._-") &&
 		    !copy_word(req->label, sizeof(req->label), w[i] + 5))

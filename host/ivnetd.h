@@ -202,6 +202,7 @@ struct ivnetd_ctl_request {
 	int json;
 	char segment[IVNET_NAME_LEN]; /* empty: every segment */
 	uint32_t peer_id;
+	pid_t pid; /* peer label by pid (libvirt's hook knows QEMU's pid, not its id): not 0 */
 	char label[64];
 	char uuid[40];
 	char qmp[IVNETD_PL_PATH_MAX];	      /* peer label ... qmp=PATH */

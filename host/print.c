@@ -120,8 +120,8 @@ void pr_i64(struct pr *p, const char *key, const char *fmt, int64_t v)
 void pr_bool(struct pr *p, const char *key, const char *fmt, int v)
 {
 	if (!p->json) {
-		if (fmt)
-			fprintf(p->out, fmt, v ? "yes" : "no");
+		if (fmt && v)
+			fputs(fmt, p->out);
 		return;
 	}
 	member(p, key);

@@ -27,7 +27,7 @@ void pr_arr_close(struct pr *p);
 void pr_str(struct pr *p, const char *key, const char *fmt, const char *v);
 void pr_u64(struct pr *p, const char *key, const char *fmt, uint64_t v);
 void pr_i64(struct pr *p, const char *key, const char *fmt, int64_t v);
-/* JSON true/false; text "yes"/"no" through fmt. */
+/* JSON true or false; text prints fmt (a flag word) only when v is true. */
 void pr_bool(struct pr *p, const char *key, const char *fmt, int v);
 void pr_mac(struct pr *p, const char *key, const char *fmt, const uint8_t mac[6]);
 /* Text only (line breaks, separators); nothing in JSON. */

@@ -318,7 +318,7 @@ void ivnetd_topo_show(struct pr *p, const struct ivnetd_topo *t)
 	snprintf(counts, sizeof(counts), " cores %d llcs %d nodes %d", t->ncores, t->nllcs,
 		 t->nnodes);
 	pr_text(p, counts); /* JSON has the lists */
-	pr_bool(p, "numa", " numa %s", t->numa);
+	pr_bool(p, "numa", " numa", t->numa);
 	pr_text(p, "\n");
 	pr_arr_open(p, "nodes");
 	for (i = 0; i < t->nnodes; i++) {

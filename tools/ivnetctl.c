@@ -9,7 +9,7 @@
  *   ivnetctl [-s CTRL] [-j] topology
  *   ivnetctl [-s CTRL] [-j] placement [show] [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] placement set SEGMENT [policy=P] [pin=M] [cpus=L] [sched=S]
- *   ivnetctl [-s CTRL] peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH]
+ *   ivnetctl [-s CTRL] peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH]
  *
  * The daemon renders text or JSON (-j) from the same code; this tool sends
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
@@ -34,7 +34,7 @@ static void usage(void)
 		"         placement [show] [SEGMENT] |\n"
 		"         placement set SEGMENT [policy=none|pack|spread]\n"
 		"             [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
-		"         peer label SEGMENT ID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
+		"         peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
 	exit(2);
 }
 

@@ -460,6 +460,37 @@ def test_ctl_errors(b):
         fail(f"text peer list: {text}")
 
 
+def test_label(b, eps):
+    """peer label by id and by pid (what libvirt's hook knows: QEMU's pid)."""
+    a, c = eps[0], eps[1]
+    uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    out = b.ctl_json("peer", "label", "it", f"pid={a.proc.pid}", "name=vm-a", f"uuid={uuid}")
+    if [(p["id"], p["pid"], p["label"], p["uuid"]) for p in out["peers"]] != \
+            [(a.id, a.proc.pid, "vm-a", uuid)]:
+        fail(f"label by pid answer: {out}")
+    out = b.ctl_json("peer", "label", "it", str(c.id), "name=vm-c")
+    if (out["id"], out["label"], out["uuid"]) != (c.id, "vm-c", ""):
+        fail(f"label by id answer: {out}")
+    labels = {p["id"]: (p["label"], p["uuid"]) for p in b.peers()}
+    want = {e.id: ("", "") for e in eps}
+    want.update({a.id: ("vm-a", uuid), c.id: ("vm-c", "")})
+    if labels != want:
+        fail(f"labels in peer list: {labels}, expected {want}")
+    text = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list"], capture_output=True,
+                          text=True).stdout
+    if f"name vm-a uuid {uuid}" not in text:
+        fail(f"text peer list lacks the label: {text}")
+    # a process that is not a peer, and a segment that does not exist
+    for args, err in ((["it", f"pid={os.getpid()}", "name=x"], "no peer with pid"),
+                      (["nosuch", f"pid={a.proc.pid}", "name=x"], "no segment")):
+        out = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "label", *args],
+                             capture_output=True, text=True)
+        if out.returncode != 1 or not out.stdout.startswith(f"error: {err}"):
+            fail(f"label {args}: {out.returncode} {out.stdout}")
+    if "label segment=it peer=%d pid=%d name=vm-a" % (a.id, a.proc.pid) not in b.log_text():
+        fail("no label line in the log")
+
+
 def main():
     b = Broker("it")
     try:
@@ -474,6 +505,8 @@ def main():
         print("ok: hostile clients", flush=True)
         test_ctl_errors(b)
         print("ok: control errors", flush=True)
+        test_label(b, eps)
+        print("ok: peer label by id and by pid", flush=True)
         for e in eps:
             e.stop()
         wait_for("endpoints gone", lambda: b.peers() == [])

@@ -150,6 +150,7 @@ static void test_requests(void)
 		{"stats seg-1.a\n", 1, IVNETD_CTL_STATS, 0, "seg-1.a"},
 		{"help\n", 1, IVNETD_CTL_HELP, 0, ""},
 		{"peer label lab 3 name=vm1 uuid=abc-123\n", 1, IVNETD_CTL_PEER_LABEL, 0, "lab"},
+		{"-j peer label lab pid=4242 name=vm1\n", 1, IVNETD_CTL_PEER_LABEL, 1, "lab"},
 		{"", 0, 0, 0, ""},
 		{"-j\n", 0, 0, 0, ""},
 		{"status extra\n", 0, 0, 0, ""},
@@ -159,6 +160,13 @@ static void test_requests(void)
 		{"peer label lab x\n", 0, 0, 0, ""},
 		{"peer label lab 1 name=a;b\n", 0, 0, 0, ""},
 		{"peer label lab 1 role=x\n", 0, 0, 0, ""},
+		{"peer label lab pid=0 name=a\n", 0, 0, 0, ""},
+		{"peer label lab pid= name=a\n", 0, 0, 0, ""},
+		{"peer label lab pid=-3\n", 0, 0, 0, ""},
+		{"peer label lab pid=2147483648\n", 0, 0, 0, ""},
+		{"peer label lab pid=99999999999999999999999\n", 0, 0, 0, ""},
+		{"peer label lab pid=12x\n", 0, 0, 0, ""},
+		{"peer label lab uid=12\n", 0, 0, 0, ""},
 		{"stats \x01\n", 0, 0, 0, ""},
 		{"stats \xc3\xa9\n", 0, 0, 0, ""},
 		{"a b c d e f g h i\n", 0, 0, 0, ""},
@@ -188,6 +196,11 @@ static void test_requests(void)
 	CHECK_EQ(ivnetd_ctl_parse("peer label lab 3 name=vm1 uuid=abc-123", 38, &r, err, 160), 0);
 	CHECK_EQ(r.peer_id, 3);
 	CHECK(!strcmp(r.label, "vm1") && !strcmp(r.uuid, "abc-123"));
+	CHECK_EQ(r.pid, 0);
+	CHECK_EQ(ivnetd_ctl_parse("peer label lab pid=2147483647 uuid=u-1", 38, &r, err, 160), 0);
+	CHECK_EQ(r.pid, 2147483647);
+	CHECK_EQ(r.peer_id, 0);
+	CHECK(!r.label[0] && !strcmp(r.uuid, "u-1"));
 	memset(big, 'a', sizeof(big));
 	CHECK(ivnetd_ctl_parse(big, sizeof(big), &r, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "too long"));

@@ -9,6 +9,8 @@ IVNET_PACKAGES=(
 	linux-headers-amd64 kmod
 	python3
 	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping ethtool
+	libvirt-dev libxml2-dev libjansson-dev
+	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 )
 
 ivnet_install_deps() {

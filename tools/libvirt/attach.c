@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: MIT
+/*
+ * attach.c - `attach DOMAIN --segment NAME`: the segment's <shmem> device
+ * into the definition (--config, the default) and/or the running domain
+ * (--live, a PCI hot-plug), and with --pin the vCPUs pinned.
+ *
+ * The broker resolves NAME to its socket and vector count (and proves it
+ * runs); --socket PATH skips it, for a broker that is not up yet.
+ *
+ * Idempotent: where the domain already has the very same device, that is
+ * reported and left alone (exit 0); a device with the segment's name or
+ * socket but other settings is an error: detach it first. Everything is
+ * checked before anything changes; live goes first, since a hot-plug is
+ * what most often fails.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivlv.h"
+
+enum { ABSENT, SAME };
+
+struct want {
+	struct ivlv_segment seg; /* name, socket and vectors to attach */
+	const char *ctl;	 /* the broker, or NULL with --socket */
+};
+
+static const char *size_text(uint64_t v, char *buf, size_t n)
+{
+	static const char unit[] = "KMGT";
+	int u = -1;
+
+	while (v >= 1024 && !(v % 1024) && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, n, "%llu", (unsigned long long)v);
+	else
+		snprintf(buf, n, "%llu%c", (unsigned long long)v, unit[u]);
+	return buf;
+}
+
+static int resolve_segment(struct ivlv *c, const struct ivlv_opts *o, struct want *w)
+{
+	char a[32], b[32], err[IVLV_ERRLEN];
+
+	memset(w, 0, sizeof(*w));
+	if (o->socket) {
+		snprintf(w->seg.name, sizeof(w->seg.name), "%s", o->segment);
+		snprintf(w->seg.socket, sizeof(w->seg.socket), "%s", o->socket);
+		w->seg.vectors = o->vectors ? o->vectors : 2;
+		return 0;
+	}
+	w->ctl = o->control;
+	if (ivlv_broker_segment(o->control, o->segment, &w->seg, err, sizeof(err)))
+		return ivlv_fail(c, "segment '%s': %s", o->segment, err);
+	if (w->seg.socket[0] != '/')
+		return ivlv_fail(c,
+				 "segment '%s': its socket '%s' is relative (QEMU needs an "
+				 "absolute path: give ivnetd an absolute -S)",
+				 o->segment, w->seg.socket);
+	if (o->size && o->size != w->seg.size)
+		return ivlv_fail(c, "segment '%s' is %s, not %s (--size)", o->segment,
+				 size_text(w->seg.size, a, sizeof(a)),
+				 size_text(o->size, b, sizeof(b)));
+	if (o->vectors && o->vectors < w->seg.vectors)
+		return ivlv_fail(c, "segment '%s' needs at least %u vectors (--vectors %u)",
+				 o->segment, w->seg.vectors, o->vectors);
+	if (o->vectors)
+		w->seg.vectors = o->vectors;
+	return 0;
+}
+
+static int resolve_pin(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_pin *pin)
+{
+	struct ivlv_placement pl;
+	const char *list = o->pin, *from = "--pin";
+	char err[IVLV_ERRLEN];
+	unsigned char *online = NULL;
+	int host, ret = -1;
+	unsigned i;
+
+	memset(pin, 0, sizeof(*pin));
+	pin->policy = IVLV_PIN_PACK;
+	if (!strcmp(o->pin, "broker")) {
+		if (ivlv_broker_placement(o->control, o->segment, &pl, err, sizeof(err)))
+			return ivlv_fail(c, "--pin broker: %s", err);
+		pin->policy = pl.policy;
+		if (pl.policy == IVLV_PIN_NONE)
+			return 0;
+		list = pl.cpus;
+		from = "the broker's placement";
+	}
+	/* the CPUs of the host the connection is to, which need not be ours */
+	host = virNodeGetCPUMap(c->conn, &online, NULL, 0);
+	if (host <= 0)
+		return ivlv_fail(c, "cannot read the host's CPUs: %s", ivlv_libvirt_error());
+	if (ivlv_cpulist_parse(list, pin->cpus, (unsigned)host, err, sizeof(err))) {
+		ivlv_fail(c, "%s: %s", from, err);
+		goto out;
+	}
+	for (i = 0; i < (unsigned)host && i < IVLV_CPUS_MAX; i++) {
+		if (!((pin->cpus[i / 8] >> (i % 8)) & 1))
+			continue;
+		if (!((online[i / 8] >> (i % 8)) & 1)) {
+			ivlv_fail(c, "%s: CPU %u is offline", from, i);
+			goto out;
+		}
+		pin->ncpus++;
+	}
+	ret = 0;
+out:
+	free(online);
+	return ret;
+}
+
+/* Whether doc already puts the domain on the segment: ABSENT, SAME, or -1
+ * (a device by that name or on that socket, set up otherwise). */
+static int present(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc, const struct want *w,
+		   const char *where)
+{
+	struct ivlv_shmem s;
+
+	if (!ivlv_shmem_find(doc, w->seg.name, w->seg.socket, &s))
+		return ABSENT;
+	if (s.doorbell && !strcmp(s.name, w->seg.name) && !strcmp(s.server, w->seg.socket) &&
+	    s.vectors == w->seg.vectors)
+		return SAME;
+	return ivlv_fail(c,
+			 "%s is already attached (%s) as shmem '%s' on socket %s with %u vectors, "
+			 "not as '%s' on %s with %u: detach it first",
+			 virDomainGetName(dom), where, s.name, s.server[0] ? s.server : "(none)",
+			 s.vectors, w->seg.name, w->seg.socket, w->seg.vectors);
+}
+
+static int hotplug(struct ivlv *c, virDomainPtr dom, const struct want *w)
+{
+	xmlNodePtr dev = ivlv_shmem_new(w->seg.name, w->seg.socket, w->seg.vectors);
+	char *xml = dev ? ivlv_node_xml(dev) : NULL;
+	int ret = 0;
+
+	if (!xml)
+		ret = ivlv_fail(c, "out of memory");
+	else if (virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE))
+		ret = ivlv_fail(c, "%s: cannot hot-plug the device: %s", virDomainGetName(dom),
+				ivlv_libvirt_error());
+	free(xml);
+	xmlFreeNode(dev);
+	return ret;
+}
+
+static int add_to_definition(struct ivlv *c, xmlDocPtr doc, const struct want *w)
+{
+	xmlNodePtr devices = ivlv_devices(doc);
+	xmlNodePtr dev = ivlv_shmem_new(w->seg.name, w->seg.socket, w->seg.vectors);
+
+	if (!devices || !dev || !xmlAddChild(devices, dev)) {
+		xmlFreeNode(dev);
+		return ivlv_fail(c, "cannot add the device to the definition");
+	}
+	return 0;
+}
+
+static void label_hotplugged(virDomainPtr dom, const struct want *w)
+{
+	char uuid[VIR_UUID_STRING_BUFLEN], err[IVLV_ERRLEN];
+
+	/* Best effort: the name is a convenience; the hook labels the domain
+	 * at its next start anyway. */
+	if (!w->ctl || virDomainGetUUIDString(dom, uuid))
+		return;
+	if (ivlv_label_domain(w->ctl, w->seg.name, virDomainGetName(dom), uuid, 0, err,
+			      sizeof(err)))
+		fprintf(stderr, "ivnet-libvirt: note: %s: peer not labelled: %s\n",
+			virDomainGetName(dom), err);
+}
+
+int ivlv_attach(struct ivlv *c, const struct ivlv_opts *o)
+{
+	int config = o->config || !o->live, live = o->live, in_cfg = ABSENT, in_live = ABSENT;
+	int ret = -1, pinning = 0;
+	virDomainPtr dom = NULL;
+	xmlDocPtr cfg = NULL, run = NULL;
+	struct ivlv_pin pin;
+	struct want w;
+	char cpus[256], err[IVLV_ERRLEN];
+
+	if (resolve_segment(c, o, &w) || ivlv_connect(c, o->uri))
+		return -1;
+	dom = ivlv_domain(c, o->domain);
+	if (!dom)
+		return -1;
+	if (o->pin && resolve_pin(c, o, &pin))
+		goto out;
+	if (config && virDomainIsPersistent(dom) != 1) {
+		ivlv_fail(c, "%s is transient: it has no definition to change (use --live)",
+			  o->domain);
+		goto out;
+	}
+	if (live && virDomainIsActive(dom) != 1) {
+		ivlv_fail(c, "%s is not running (--live)", o->domain);
+		goto out;
+	}
+	if (config && (!(cfg = ivlv_domain_xml(c, dom, 1)) ||
+		       (in_cfg = present(c, dom, cfg, &w, "config")) < 0))
+		goto out;
+	if (live && (!(run = ivlv_domain_xml(c, dom, 0)) ||
+		     (in_live = present(c, dom, run, &w, "live")) < 0))
+		goto out;
+
+	/* The definition is edited in memory first: nothing has changed yet
+	 * if that fails. */
+	pinning = o->pin && pin.policy != IVLV_PIN_NONE;
+	if (config && in_cfg == ABSENT && add_to_definition(c, cfg, &w))
+		goto out;
+	if (config && pinning && ivlv_cputune_set(cfg, &pin, err, sizeof(err))) {
+		ivlv_fail(c, "%s: %s", o->domain, err);
+		goto out;
+	}
+	if (live && in_live == ABSENT && hotplug(c, dom, &w))
+		goto out;
+	if (config && (in_cfg == ABSENT || pinning) && ivlv_domain_define(c, dom, cfg)) {
+		if (live && in_live == ABSENT) {
+			memcpy(err, c->err, sizeof(err));
+			ivlv_fail(c, "%s (the running domain got the device all the same)", err);
+		}
+		goto out;
+	}
+	if (live && pinning && ivlv_pin_live(c, dom, &pin))
+		goto out;
+	if (live && in_live == ABSENT)
+		label_hotplugged(dom, &w);
+
+	if ((config && in_cfg == ABSENT) || (live && in_live == ABSENT))
+		fprintf(c->out, "%s: attached to segment %s (socket %s, %u vectors; %s%s%s)\n",
+			o->domain, w.seg.name, w.seg.socket, w.seg.vectors,
+			config && in_cfg == ABSENT ? "config" : "",
+			config && in_cfg == ABSENT && live && in_live == ABSENT ? ", " : "",
+			live && in_live == ABSENT ? "live" : "");
+	if ((config && in_cfg == SAME) || (live && in_live == SAME))
+		fprintf(c->out, "%s: already attached to segment %s (%s%s%s): left as it is\n",
+			o->domain, w.seg.name, config && in_cfg == SAME ? "config" : "",
+			config && in_cfg == SAME && live && in_live == SAME ? ", " : "",
+			live && in_live == SAME ? "live" : "");
+	if (o->pin) {
+		ivlv_cpulist_format(pin.cpus, IVLV_CPUS_MAX, cpus, sizeof(cpus));
+		if (pinning)
+			fprintf(c->out, "%s: vCPUs pinned to %s (%s), emulator to %s (%s%s%s)\n",
+				o->domain, cpus, pin.policy == IVLV_PIN_SPREAD ? "spread" : "pack",
+				cpus, config ? "config" : "", config && live ? ", " : "",
+				live ? "live" : "");
+		else
+			fprintf(c->out, "%s: the broker's placement of %s is 'none': not pinned\n",
+				o->domain, w.seg.name);
+	}
+	ret = 0;
+out:
+	xmlFreeDoc(cfg);
+	xmlFreeDoc(run);
+	virDomainFree(dom);
+	return ret;
+}
