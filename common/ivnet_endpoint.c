@@ -57,6 +57,7 @@ struct ivnet_ep {
 	uint32_t last_rx; /* round-robin start */
 	enum ivnet_ep_wait mode;
 	unsigned int spin_us;
+	struct ivnet_ep_opts opts; /* what our link line advertises */
 	int broker_gone;
 	uint32_t seen_gen;  /* table_gen when we last took the broker's messages */
 	int update_pending; /* a join or leave not yet fully seen on the socket */
@@ -195,8 +196,8 @@ static void link_set(struct ivnet_ep *ep, uint32_t state)
 		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
 		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
 		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
-		ivnet_store_relaxed(&e->link.mtu, ep->region.layout.max_frame - 14);
-		ivnet_store_relaxed(&e->link.features, IVNET_F_ALL);
+		ivnet_store_relaxed(&e->link.mtu, ep->opts.mtu);
+		ivnet_store_relaxed(&e->link.features, ep->opts.features);
 	}
 	/* release: whoever sees the state sees the fields written before. */
 	ivnet_store_release(&e->link.state, state);
@@ -340,7 +341,30 @@ static int setup_poll(struct ivnet_ep *ep, char *err)
 	return fcntl(ep->sock, F_SETFL, O_NONBLOCK) < 0 ? fail(err, errno, "fcntl") : 0;
 }
 
+/* The options against the region's geometry; 0 MTU means the largest. */
+static int check_opts(struct ivnet_ep *ep, const struct ivnet_ep_opts *o, char *err)
+{
+	uint32_t max_mtu = ep->region.layout.max_frame - 14;
+
+	ep->opts = *o;
+	if (o->features & ~IVNET_F_ALL)
+		return fail(err, EINVAL, "unknown features 0x%x", o->features & ~IVNET_F_ALL);
+	if (!o->mtu)
+		ep->opts.mtu = max_mtu;
+	else if (o->mtu < 68 || o->mtu > max_mtu)
+		return fail(err, EINVAL, "mtu %u out of range 68..%u", o->mtu, max_mtu);
+	return 0;
+}
+
 int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET_ERRLEN])
+{
+	const struct ivnet_ep_opts all = {.features = IVNET_F_ALL};
+
+	return ivnet_ep_open_opts(socket_path, &all, out, err);
+}
+
+int ivnet_ep_open_opts(const char *socket_path, const struct ivnet_ep_opts *opts,
+		       struct ivnet_ep **out, char err[IVNET_ERRLEN])
 {
 	struct ivnet_ep *ep = calloc(1, sizeof(*ep));
 	int ret;
@@ -355,6 +379,8 @@ int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET
 	ret = connect_broker(ep, socket_path, err);
 	if (!ret)
 		ret = setup_region(ep, err);
+	if (!ret)
+		ret = check_opts(ep, opts, err);
 	if (!ret)
 		ret = setup_vectors(ep, err);
 	if (!ret)
@@ -473,6 +499,9 @@ unsigned int ivnet_ep_peers(struct ivnet_ep *ep, struct ivnet_ep_peer *out, unsi
 		out[k].epoch = ivnet_load_relaxed(&e->admin.epoch);
 		out[k].link_epoch = ivnet_load_relaxed(&e->link.epoch);
 		out[k].up = peer_up(ep, id);
+		out[k].uplink = !!(ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK);
+		out[k].features = ivnet_load_relaxed(&e->link.features);
+		out[k].mtu = ivnet_load_relaxed(&e->link.mtu);
 		k++;
 	}
 	return k;
@@ -514,23 +543,45 @@ int ivnet_ep_wait_peer(struct ivnet_ep *ep, uint32_t id, int timeout_ms)
 
 /* ---------------------------------------------------------------- send */
 
+/* The peer with that MAC, else the first uplink that is up, else -1. */
 static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 {
+	int uplink = -1;
 	uint32_t id;
 
 	for (id = 0; id < ep->region.layout.max_peers; id++) {
-		if (id != ep->id && memcmp(entry(ep, id)->admin.mac, mac, 6) == 0 &&
-		    peer_up(ep, id))
+		const struct ivnet_peer_admin *a = &entry(ep, id)->admin;
+
+		if (id == ep->id || !peer_up(ep, id))
+			continue;
+		if (memcmp(a->mac, mac, 6) == 0)
 			return (int)id;
+		if (uplink < 0 && (ivnet_load_relaxed(&a->flags) & IVNET_PEER_F_UPLINK))
+			uplink = (int)id;
 	}
-	return -1;
+	return uplink;
 }
 
+/* Does peer id take the offloads this frame's metadata asks for? */
+static int accepts(struct ivnet_ep *ep, uint32_t id, const struct ivnet_meta *m)
+{
+	uint32_t need = (m->gso_type != IVNET_GSO_NONE ? IVNET_F_GSO : 0) |
+			(m->flags & IVNET_DESC_F_CSUM_PARTIAL ? IVNET_F_CSUM : 0);
+
+	return (ivnet_load_relaxed(&entry(ep, id)->link.features) & need) == need;
+}
+
+/* 1 queued, 0 full, -1 dropped (the peer does not take its offloads). */
 static int queue_to(struct ivnet_ep *ep, uint32_t id, const struct ivnet_frame *f)
 {
 	struct ep_peer *p = &ep->peer[id];
-	void *d = ivnet_tx_reserve(&p->tx, f->len, &f->meta);
+	void *d;
 
+	if (!accepts(ep, id, &f->meta)) {
+		ep->st.tx_offload++;
+		return -1;
+	}
+	d = ivnet_tx_reserve(&p->tx, f->len, &f->meta);
 	if (!d) {
 		ep->st.tx_full++;
 		return 0;
@@ -575,7 +626,7 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			/* best effort, as on any Ethernet: a full ring misses it */
 			for (id = 0; id < ep->region.layout.max_peers; id++)
 				if (peer_up(ep, id))
-					ok |= queue_to(ep, id, &f[i]);
+					ok |= queue_to(ep, id, &f[i]) > 0;
 		} else {
 			int id = lookup(ep, dst);
 
@@ -586,6 +637,7 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			ok = queue_to(ep, (uint32_t)id, &f[i]);
 			if (!ok)
 				break; /* full: this frame and the rest are the caller's */
+			ok = ok > 0;
 		}
 		if (ok) {
 			ep->st.tx_frames++;

@@ -174,6 +174,7 @@ void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6]
 void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p);
 void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);
 void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except);
+void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags);
 int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid);
 
 /* control.c: the control socket. */
@@ -183,6 +184,7 @@ enum ivnetd_ctl_verb {
 	IVNETD_CTL_PEER_LIST,
 	IVNETD_CTL_STATS,
 	IVNETD_CTL_PEER_LABEL,
+	IVNETD_CTL_PEER_UPLINK,
 	IVNETD_CTL_HELP,
 };
 
@@ -193,6 +195,7 @@ struct ivnetd_ctl_request {
 	uint32_t peer_id;
 	char label[64];
 	char uuid[40];
+	int uplink; /* peer uplink: on (1) or off (0) */
 };
 
 /* Parse one request line (pure: no daemon state; fuzzed). Returns 0 or -1
