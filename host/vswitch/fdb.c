@@ -235,7 +235,10 @@ unsigned int vsw_fdb_age(struct vsw_fdb *f, uint32_t now, uint32_t aging_s)
 		for (w = 0; w < VSW_FDB_WAYS; w++) {
 			uint64_t kp = load(&b->kp[w]);
 
-			if (!kp || now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED) <= aging_s)
+			/* signed: an entry stamped by a worker whose clock
+			 * ran ahead of ours is fresh, not ancient */
+			if (!kp || (int32_t)(now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED)) <=
+					   (int32_t)aging_s)
 				continue;
 			/* a learner that refreshed it just now loses it: it
 			 * is learned again from its next frame */
