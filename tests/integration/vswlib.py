@@ -151,17 +151,21 @@ class Testpmd:
     count = 0
     live = []
 
-    def __init__(self, tmp, sock, mac, mode, peer=None, server=False, lcores="0@0,1@0"):
+    def __init__(self, tmp, sock, mac, mode, peer=None, server=False, lcores="0@0,1@0",
+                 extra=(), vdevs=None, mbufs=2048):
+        """vdevs: other devices instead of the virtio-user port (e.g. two
+        net_vhost ports for plain io forwarding)."""
         Testpmd.count += 1
         Testpmd.live.append(self)
         self.prefix = f"ivtp{os.getpid()}n{Testpmd.count}"
         self.log = os.path.join(tmp, f"testpmd-{self.prefix}.log")
-        vdev = f"net_virtio_user0,path={sock},mac={mac},queues=1"
-        if server:
-            vdev += ",server=1"
+        if vdevs is None:
+            vdev = f"net_virtio_user0,path={sock},mac={mac},queues=1"
+            vdevs = [vdev + (",server=1" if server else "")]
         args = [TESTPMD, *EAL_MEM, f"--file-prefix={self.prefix}", f"--lcores={lcores}",
-                f"--vdev={vdev}", "--", f"--forward-mode={mode}", "--stats-period=1",
-                "--auto-start", "--total-num-mbufs=2048", "--nb-cores=1"]
+                *[f"--vdev={v}" for v in vdevs], "--", f"--forward-mode={mode}",
+                "--stats-period=1", "--auto-start", f"--total-num-mbufs={mbufs}",
+                "--nb-cores=1", *extra]
         if peer:
             args.append(f"--eth-peer=0,{peer}")
         self.logf = open(self.log, "w")
@@ -199,6 +203,17 @@ class Testpmd:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(runtime_dir(self.prefix), ignore_errors=True)
+
+    def rx_pps(self):
+        """Its periodic statistics: packets received per second, summed
+        over its ports, one sample per print."""
+        samples = []
+        for line in self.log_text().splitlines():
+            if "Port statistics ====" in line:
+                samples.append(0)
+            elif "Rx-pps:" in line and samples:
+                samples[-1] += int(line.split("Rx-pps:")[1].split()[0])
+        return samples
 
     @staticmethod
     def kill_all():

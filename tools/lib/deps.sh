@@ -9,6 +9,8 @@ IVNET_PACKAGES=(
 	linux-headers-amd64 kmod
 	python3
 	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping ethtool
+	# ivnet-vswitch (libdpdk-dev), dpdk-testpmd for its tests (dpdk-dev), ip netns
+	libdpdk-dev dpdk-dev iproute2
 )
 
 ivnet_install_deps() {
