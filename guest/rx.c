@@ -79,7 +79,8 @@ static struct sk_buff *build_skb_rx(struct ivnet_priv *priv, struct ivnet_dev_pe
 		return NULL;
 	}
 	/* a peer sends as itself; an uplink forwards for whole networks */
-	if (!READ_ONCE(p->uplink) && !ether_addr_equal(((struct ethhdr *)skb->data)->h_source, p->mac))
+	if (!READ_ONCE(p->uplink) &&
+	    !ether_addr_equal(((struct ethhdr *)skb->data)->h_source, p->mac))
 		goto invalid;
 	hdr_from_meta(&h, &f->meta);
 	if (virtio_net_hdr_to_skb(skb, &h, true))

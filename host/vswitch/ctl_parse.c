@@ -73,9 +73,45 @@ static int dev_ok(const char *v)
 	return vsw_is_pci_addr(v, first) || (first > 4 && !strncmp(v, "net_", 4));
 }
 
+/* Keys a port spec has given so far (each at most once). */
+struct seen {
+	int path, client, dev, ctl;
+};
+
+/* One KEY=VALUE of a spec: 0, -1 for a bad or repeated value, -2 for a key
+ * this kind does not take. */
+static int take_key(struct vsw_port_spec *s, struct seen *seen, const char *k, const char *v)
+{
+	if ((s->kind == VSW_PORT_VHOST && !strcmp(k, "path")) ||
+	    (s->kind == VSW_PORT_IVNET && !strcmp(k, "socket")))
+		return seen->path++ || !path_ok(v) || copy(s->path, sizeof(s->path), v) ? -1 : 0;
+	if (s->kind == VSW_PORT_VHOST && !strcmp(k, "client")) {
+		if (seen->client++ || (strcmp(v, "0") && strcmp(v, "1")))
+			return -1;
+		s->client = v[0] == '1';
+		return 0;
+	}
+	if (s->kind == VSW_PORT_DPDK && !strcmp(k, "dev"))
+		return seen->dev++ || !dev_ok(v) || copy(s->dev, sizeof(s->dev), v) ? -1 : 0;
+	if (s->kind == VSW_PORT_IVNET && !strcmp(k, "ctl")) {
+		if (seen->ctl++)
+			return -1;
+		/* none: stay an ordinary peer */
+		return strcmp(v, "none") && (!path_ok(v) || copy(s->ctl, sizeof(s->ctl), v)) ? -1
+											     : 0;
+	}
+	return -2;
+}
+
+static const char *required_key(enum vsw_port_kind k)
+{
+	return k == VSW_PORT_DPDK ? "dev" : k == VSW_PORT_VHOST ? "path" : "socket";
+}
+
 static int spec_words(char **w, int n, struct vsw_port_spec *s, char *err, size_t el)
 {
-	int i, have_path = 0, have_dev = 0, have_ctl = 0, have_client = 0;
+	struct seen seen = {0};
+	int i;
 
 	memset(s, 0, sizeof(*s));
 	if (n < 2) {
@@ -95,49 +131,30 @@ static int spec_words(char **w, int n, struct vsw_port_spec *s, char *err, size_
 		return -1;
 	}
 	for (i = 2; i < n; i++) {
-		char *eq = strchr(w[i], '='), *v;
-		const char *k = w[i];
+		char *eq = strchr(w[i], '=');
+		int ret;
 
 		if (!eq) {
 			snprintf(err, el, "expected KEY=VALUE, got '%.40s'", w[i]);
 			return -1;
 		}
 		*eq = '\0';
-		v = eq + 1;
-		if ((s->kind == VSW_PORT_VHOST && !strcmp(k, "path")) ||
-		    (s->kind == VSW_PORT_IVNET && !strcmp(k, "socket"))) {
-			if (have_path++ || !path_ok(v) || copy(s->path, sizeof(s->path), v))
-				goto bad;
-		} else if (s->kind == VSW_PORT_VHOST && !strcmp(k, "client")) {
-			if (have_client++ || (strcmp(v, "0") && strcmp(v, "1")))
-				goto bad;
-			s->client = v[0] == '1';
-		} else if (s->kind == VSW_PORT_DPDK && !strcmp(k, "dev")) {
-			if (have_dev++ || !dev_ok(v) || copy(s->dev, sizeof(s->dev), v))
-				goto bad;
-		} else if (s->kind == VSW_PORT_IVNET && !strcmp(k, "ctl")) {
-			if (have_ctl++)
-				goto bad;
-			if (strcmp(v, "none") &&
-			    (!path_ok(v) || copy(s->ctl, sizeof(s->ctl), v)))
-				goto bad;
-		} else {
-			snprintf(err, el, "unknown key '%.16s' for a %s port", k, kinds[s->kind]);
+		ret = take_key(s, &seen, w[i], eq + 1);
+		if (ret == -2) {
+			snprintf(err, el, "unknown key '%.16s' for a %s port", w[i],
+				 kinds[s->kind]);
 			return -1;
 		}
-		continue;
-bad:
-		snprintf(err, el, "bad or repeated value for %.16s: '%.60s'", k, v);
+		if (ret) {
+			snprintf(err, el, "bad or repeated value for %.16s: '%.60s'", w[i], eq + 1);
+			return -1;
+		}
+	}
+	if (s->kind == VSW_PORT_DPDK ? !seen.dev : !seen.path) {
+		snprintf(err, el, "a %s port needs %s=", kinds[s->kind], required_key(s->kind));
 		return -1;
 	}
-	if (s->kind == VSW_PORT_DPDK ? !have_dev : !have_path) {
-		snprintf(err, el, "a %s port needs %s=", kinds[s->kind],
-			 s->kind == VSW_PORT_DPDK	? "dev"
-			 : s->kind == VSW_PORT_VHOST ? "path"
-						     : "socket");
-		return -1;
-	}
-	if (s->kind == VSW_PORT_IVNET && !have_ctl &&
+	if (s->kind == VSW_PORT_IVNET && !seen.ctl &&
 	    snprintf(s->ctl, sizeof(s->ctl), "%s.ctl", s->path) >= (int)sizeof(s->ctl)) {
 		snprintf(err, el, "socket path too long for its default ctl= path");
 		return -1;

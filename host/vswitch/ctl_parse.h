@@ -68,15 +68,14 @@ enum vsw_verb {
 struct vsw_request {
 	enum vsw_verb verb;
 	int json;
-	char name[VSW_NAME_MAX]; /* port del */
+	char name[VSW_NAME_MAX];   /* port del */
 	struct vsw_port_spec spec; /* port add */
 };
 
 const char *vsw_kind_name(enum vsw_port_kind k);
 
 /* One request line (a trailing newline is allowed). 0, or -1 with a reason. */
-int vsw_ctl_parse(const char *line, size_t len, struct vsw_request *req, char *err,
-		  size_t errlen);
+int vsw_ctl_parse(const char *line, size_t len, struct vsw_request *req, char *err, size_t errlen);
 
 /* A port specification, words separated by blanks: "NAME KIND K=V ...". */
 int vsw_spec_parse(const char *line, struct vsw_port_spec *spec, char *err, size_t errlen);

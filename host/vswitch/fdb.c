@@ -12,8 +12,8 @@
 
 static uint64_t mac_key(const uint8_t m[6])
 {
-	return (uint64_t)m[0] | (uint64_t)m[1] << 8 | (uint64_t)m[2] << 16 |
-	       (uint64_t)m[3] << 24 | (uint64_t)m[4] << 32 | (uint64_t)m[5] << 40;
+	return (uint64_t)m[0] | (uint64_t)m[1] << 8 | (uint64_t)m[2] << 16 | (uint64_t)m[3] << 24 |
+	       (uint64_t)m[4] << 32 | (uint64_t)m[5] << 40;
 }
 
 static void key_mac(uint64_t k, uint8_t m[6])
@@ -237,8 +237,9 @@ unsigned int vsw_fdb_age(struct vsw_fdb *f, uint32_t now, uint32_t aging_s)
 
 			/* signed: an entry stamped by a worker whose clock
 			 * ran ahead of ours is fresh, not ancient */
-			if (!kp || (int32_t)(now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED)) <=
-					   (int32_t)aging_s)
+			if (!kp ||
+			    (int32_t)(now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED)) <=
+				    (int32_t)aging_s)
 				continue;
 			/* a learner that refreshed it just now loses it: it
 			 * is learned again from its next frame */

@@ -31,8 +31,8 @@ struct vsw_ivnet_port {
 	char segment[IVNET_NAME_LEN + 1];
 	uint32_t id;
 	uint8_t mac[6];
-	int gone;	   /* atomic: the broker went away */
-	uint32_t snap_at;  /* switch clock of the last counter snapshot */
+	int gone;	  /* atomic: the broker went away */
+	uint32_t snap_at; /* switch clock of the last counter snapshot */
 	struct ivnet_rx_buf rb[VSW_BURST];
 	struct ivnet_frame fr[VSW_BURST];
 	uint8_t bounce[VSW_BURST][VSW_FRAME_MAX]; /* chained mbufs, made contiguous */
@@ -43,8 +43,7 @@ int vsw_ivnet_gone(const struct vsw_port *p)
 	return __atomic_load_n(&p->iv->gone, __ATOMIC_RELAXED);
 }
 
-void vsw_ivnet_describe(const struct vsw_port *p, char *seg, size_t n, uint32_t *id,
-			uint8_t mac[6])
+void vsw_ivnet_describe(const struct vsw_port *p, char *seg, size_t n, uint32_t *id, uint8_t mac[6])
 {
 	snprintf(seg, n, "%s", p->iv->segment);
 	*id = p->iv->id;
@@ -123,8 +122,8 @@ static uint16_t iv_tx(struct vsw_port *p, struct rte_mbuf **m, uint16_t n)
 		return 0;
 	for (i = 0; i < n; i++) {
 		uint32_t len = rte_pktmbuf_pkt_len(m[i]);
-		const void *d = len <= VSW_FRAME_MAX ? rte_pktmbuf_read(m[i], 0, len, iv->bounce[i])
-						     : NULL;
+		const void *d =
+			len <= VSW_FRAME_MAX ? rte_pktmbuf_read(m[i], 0, len, iv->bounce[i]) : NULL;
 
 		memset(&iv->fr[i], 0, sizeof(iv->fr[i]));
 		iv->fr[i].data = d;

@@ -88,8 +88,8 @@ static int setup_workers(struct vsw *s)
 		vsw_log(s, "at most %d forwarding lcores", VSW_WORKERS_MAX);
 		return -EINVAL;
 	}
-	s->worker = rte_zmalloc("vsw_workers", s->nworkers * sizeof(*s->worker),
-				RTE_CACHE_LINE_SIZE);
+	s->worker =
+		rte_zmalloc("vsw_workers", s->nworkers * sizeof(*s->worker), RTE_CACHE_LINE_SIZE);
 	s->cnt = rte_zmalloc("vsw_counters", s->nworkers * sizeof(*s->cnt), RTE_CACHE_LINE_SIZE);
 	qsz = rte_rcu_qsbr_get_memsize(s->nworkers);
 	s->qsbr = rte_zmalloc("vsw_qsbr", qsz, RTE_CACHE_LINE_SIZE);

@@ -66,8 +66,8 @@ static void free_from(struct rte_mbuf **m, uint16_t from, uint16_t n)
 }
 
 /* Send to a port this worker owns; counts what went and what did not. */
-static void send_owned(struct vsw *s, struct vsw_worker *w, struct vsw_port *q,
-		       struct rte_mbuf **m, uint16_t n)
+static void send_owned(struct vsw *s, struct vsw_worker *w, struct vsw_port *q, struct rte_mbuf **m,
+		       uint16_t n)
 {
 	struct vsw_port_counters *c = &s->cnt[w->idx][q->slot];
 	uint64_t bytes = 0, unsent_bytes = 0;

@@ -32,11 +32,11 @@
 #define VSW_PORTS_MAX 32
 #define VSW_WORKERS_MAX 16
 #define VSW_BURST 32
-#define VSW_TXQ_SIZE 1024	  /* per-port ring of frames from other workers */
-#define VSW_FRAME_MAX 9216	  /* largest frame a port passes on */
-#define VSW_FDB_DEFAULT 4096	  /* MACs */
-#define VSW_AGING_DEFAULT 300	  /* seconds */
-#define VSW_MBUFS_DEFAULT 8191	  /* a power of two minus one suits mempools */
+#define VSW_TXQ_SIZE 1024      /* per-port ring of frames from other workers */
+#define VSW_FRAME_MAX 9216     /* largest frame a port passes on */
+#define VSW_FDB_DEFAULT 4096   /* MACs */
+#define VSW_AGING_DEFAULT 300  /* seconds */
+#define VSW_MBUFS_DEFAULT 8191 /* a power of two minus one suits mempools */
 #define VSW_CTL_CLIENTS_MAX 16
 
 /* Counters of one port, kept per worker: each row has one writer. */

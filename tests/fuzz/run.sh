@@ -6,14 +6,16 @@
 #   tests/fuzz/run.sh . /tmp/fuzz region -runs=100000
 #
 # Targets: ctl (control requests, --segment and size parsers), region
-# (region validation and ring consumption over fuzzed shared memory).
+# (region validation and ring consumption over fuzzed shared memory),
+# vswctl (ivnet-vswitch's control requests and port specifications).
 set -eu
 src=$1 out=$2 target=$3
 shift 3
 case $target in
 ctl) files="$src/host/ctl_parse.c $src/host/options.c" ;;
 region) files="$src/common/ivnet_layout.c $src/common/ivnet_ring.c" ;;
-*) echo "run.sh: unknown target $target (ctl, region)" >&2; exit 2 ;;
+vswctl) files="$src/host/vswitch/ctl_parse.c" ;;
+*) echo "run.sh: unknown target $target (ctl, region, vswctl)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus-$target"
 cp "$src/tests/fuzz/corpus/$target/"* "$out/corpus-$target/" 2>/dev/null || true
