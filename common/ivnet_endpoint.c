@@ -66,6 +66,7 @@ struct ivnet_ep {
 	uint64_t tx_dirty;   /* rings with frames reserved since the last publish */
 	enum ivnet_ep_wait mode;
 	unsigned int spin_us;
+	struct ivnet_ep_opts opts; /* what our link line advertises */
 	int broker_gone;
 	uint32_t seen_gen;  /* table_gen when we last took the broker's messages */
 	int update_pending; /* a join or leave not yet fully seen on the socket */
@@ -204,8 +205,8 @@ static void link_set(struct ivnet_ep *ep, uint32_t state)
 		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
 		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
 		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
-		ivnet_store_relaxed(&e->link.mtu, ep->region.layout.max_frame - 14);
-		ivnet_store_relaxed(&e->link.features, IVNET_F_ALL);
+		ivnet_store_relaxed(&e->link.mtu, ep->opts.mtu);
+		ivnet_store_relaxed(&e->link.features, ep->opts.features);
 	}
 	/* release: whoever sees the state sees the fields written before. */
 	ivnet_store_release(&e->link.state, state);
@@ -349,7 +350,30 @@ static int setup_poll(struct ivnet_ep *ep, char *err)
 	return fcntl(ep->sock, F_SETFL, O_NONBLOCK) < 0 ? fail(err, errno, "fcntl") : 0;
 }
 
+/* The options against the region's geometry; 0 MTU means the largest. */
+static int check_opts(struct ivnet_ep *ep, const struct ivnet_ep_opts *o, char *err)
+{
+	uint32_t max_mtu = ep->region.layout.max_frame - 14;
+
+	ep->opts = *o;
+	if (o->features & ~IVNET_F_ALL)
+		return fail(err, EINVAL, "unknown features 0x%x", o->features & ~IVNET_F_ALL);
+	if (!o->mtu)
+		ep->opts.mtu = max_mtu;
+	else if (o->mtu < 68 || o->mtu > max_mtu)
+		return fail(err, EINVAL, "mtu %u out of range 68..%u", o->mtu, max_mtu);
+	return 0;
+}
+
 int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET_ERRLEN])
+{
+	const struct ivnet_ep_opts all = {.features = IVNET_F_ALL};
+
+	return ivnet_ep_open_opts(socket_path, &all, out, err);
+}
+
+int ivnet_ep_open_opts(const char *socket_path, const struct ivnet_ep_opts *opts,
+		       struct ivnet_ep **out, char err[IVNET_ERRLEN])
 {
 	struct ivnet_ep *ep = calloc(1, sizeof(*ep));
 	int ret;
@@ -366,6 +390,8 @@ int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET
 	ret = connect_broker(ep, socket_path, err);
 	if (!ret)
 		ret = setup_region(ep, err);
+	if (!ret)
+		ret = check_opts(ep, opts, err);
 	if (!ret)
 		ret = setup_vectors(ep, err);
 	if (!ret)
@@ -488,6 +514,9 @@ unsigned int ivnet_ep_peers(struct ivnet_ep *ep, struct ivnet_ep_peer *out, unsi
 		out[k].epoch = ivnet_load_relaxed(&e->admin.epoch);
 		out[k].link_epoch = ivnet_load_relaxed(&e->link.epoch);
 		out[k].up = peer_up(ep, id);
+		out[k].uplink = !!(ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK);
+		out[k].features = ivnet_load_relaxed(&e->link.features);
+		out[k].mtu = ivnet_load_relaxed(&e->link.mtu);
 		k++;
 	}
 	return k;
@@ -549,10 +578,14 @@ static int mac_is(const struct ivnet_ep *ep, uint32_t id, const uint8_t *mac)
 	return memcmp(entry(ep, id)->admin.mac, mac, 6) == 0;
 }
 
-/* The slot that has this MAC and is up; the last answer is tried first,
- * and re-checked against the table like any other. */
+/*
+ * The peer with that MAC, else the first uplink that is up, else -1. The
+ * last peer found by MAC is tried first, and re-checked against the table
+ * like any other.
+ */
 static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 {
+	int uplink = -1;
 	uint64_t m;
 	uint32_t id;
 
@@ -561,20 +594,40 @@ static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 		return ep->last_dst;
 	for_each_joined(ep, id, m)
 	{
-		if (mac_is(ep, id, mac) && peer_up(ep, id)) {
+		if (!peer_up(ep, id))
+			continue;
+		if (mac_is(ep, id, mac)) {
 			ep->last_dst = (int)id;
 			memcpy(ep->last_mac, mac, 6);
 			return (int)id;
 		}
+		if (uplink < 0 &&
+		    (ivnet_load_relaxed(&entry(ep, id)->admin.flags) & IVNET_PEER_F_UPLINK))
+			uplink = (int)id;
 	}
-	return -1;
+	return uplink;
 }
 
+/* Does peer id take the offloads this frame's metadata asks for? */
+static int accepts(struct ivnet_ep *ep, uint32_t id, const struct ivnet_meta *m)
+{
+	uint32_t need = (m->gso_type != IVNET_GSO_NONE ? IVNET_F_GSO : 0) |
+			(m->flags & IVNET_DESC_F_CSUM_PARTIAL ? IVNET_F_CSUM : 0);
+
+	return (ivnet_load_relaxed(&entry(ep, id)->link.features) & need) == need;
+}
+
+/* 1 queued, 0 full, -1 dropped (the peer does not take its offloads). */
 static int queue_to(struct ivnet_ep *ep, uint32_t id, const struct ivnet_frame *f)
 {
 	struct ep_peer *p = &ep->peer[id];
-	void *d = ivnet_tx_reserve(&p->tx, f->len, &f->meta);
+	void *d;
 
+	if (!accepts(ep, id, &f->meta)) {
+		ep->st.tx_offload++;
+		return -1;
+	}
+	d = ivnet_tx_reserve(&p->tx, f->len, &f->meta);
 	if (!d) {
 		ep->st.tx_full++;
 		return 0;
@@ -620,7 +673,7 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 
 			/* best effort, as on any Ethernet: a full ring misses it */
 			for_each_joined(ep, id, m) if (peer_up(ep, id)) ok |=
-				queue_to(ep, id, &f[i]);
+				queue_to(ep, id, &f[i]) > 0;
 		} else {
 			/* a burst to one peer looks it up once: the table is
 			 * checked once per burst, as for a burst of one */
@@ -636,6 +689,7 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			ok = queue_to(ep, (uint32_t)id, &f[i]);
 			if (!ok)
 				break; /* full: this frame and the rest are the caller's */
+			ok = ok > 0;
 		}
 		if (ok) {
 			ep->st.tx_frames++;

@@ -12,7 +12,10 @@
  *
  * Destinations: a frame goes to the peer whose MAC is its destination; a
  * broadcast or multicast frame to every peer whose link is up; a frame for
- * an unknown MAC is dropped and counted. Receiving waits according to the
+ * an unknown MAC to the segment's uplink (a peer the broker flagged
+ * IVNET_PEER_F_UPLINK, such as ivnet-vswitch), else it is dropped and
+ * counted. A frame whose offload metadata its destination does not accept
+ * (ivnet_ep_peer.features) is dropped and counted. Receiving waits according to the
  * mode: busy-poll (no syscalls), block (sleep on the rx doorbell after
  * arming the rings), or adaptive (poll for spin_us, then block).
  *
@@ -38,6 +41,7 @@ struct ivnet_ep_stats {
 	uint64_t tx_full;    /* dropped: the peer's ring was full */
 	uint64_t tx_unknown; /* dropped: no peer has that MAC, or it is down */
 	uint64_t tx_invalid; /* dropped: shorter than an Ethernet header */
+	uint64_t tx_offload; /* dropped: offloads the destination does not accept */
 	uint64_t rx_frames;
 	uint64_t rx_bytes;
 	uint64_t doorbells;   /* doorbells rung (each one a VM exit in a guest) */
@@ -53,11 +57,31 @@ struct ivnet_ep_peer {
 	uint32_t epoch;	     /* the broker's join epoch */
 	uint32_t link_epoch; /* the peer's own attach epoch */
 	int up;		     /* joined, attached, and we hold its doorbells */
+	int uplink;	     /* the broker made it an uplink: unknown unicast goes there */
+	uint32_t features;   /* IVNET_F_*: the offloads it accepts */
+	uint32_t mtu;	     /* the largest L3 packet it accepts */
+};
+
+/*
+ * What we tell peers about ourselves when our link comes up. features is
+ * what we accept on receive: a peer that is told 0 finishes checksums and
+ * segments super-packets before sending to us (the guest driver does so in
+ * software), which a switch forwarding to ports without offloads needs.
+ */
+struct ivnet_ep_opts {
+	uint32_t features; /* IVNET_F_* */
+	uint32_t mtu;	   /* 0: the largest the region carries */
 };
 
 /* Connect, read the setup, map and validate the region, attach the rings
- * and bring our link up. Returns 0 or a negative errno (err says why). */
+ * and bring our link up, advertising every offload (IVNET_F_ALL) and the
+ * region's largest MTU. Returns 0 or a negative errno (err says why). */
 int ivnet_ep_open(const char *socket_path, struct ivnet_ep **out, char err[IVNET_ERRLEN]);
+
+/* The same, advertising opts (-EINVAL for unknown features, or an MTU
+ * below 68 or above what the region carries). */
+int ivnet_ep_open_opts(const char *socket_path, const struct ivnet_ep_opts *opts,
+		       struct ivnet_ep **out, char err[IVNET_ERRLEN]);
 
 /* Link down, leave (the broker sees the socket close), free. */
 void ivnet_ep_close(struct ivnet_ep *ep);

@@ -57,6 +57,7 @@ struct ivnet_dev_peer {
 	u8 mac[ETH_ALEN];     /* copied from the table at the last scan */
 	u32 link_epoch;	      /* its attach epoch when we resynced its ring */
 	u32 features;	      /* IVNET_F_* it accepts */
+	bool uplink;	      /* the broker's IVNET_PEER_F_UPLINK: a switch to elsewhere */
 	struct ivnet_ring tx; /* us -> it: xmit path only */
 	struct ivnet_ring rx; /* it -> us: receive context only */
 	struct ivnet_peer_stats st;
@@ -122,6 +123,7 @@ void ivnet_peers_scan(struct ivnet_priv *priv);
 void ivnet_peer_work(struct work_struct *work);
 void ivnet_peer_poll(struct work_struct *work);
 void ivnet_link_set(struct ivnet_priv *priv, bool up);
+struct ivnet_dev_peer *ivnet_peer_for_dst(struct ivnet_priv *priv, const u8 *mac);
 struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac);
 
 /* tx.c */

@@ -49,7 +49,7 @@ void ivnet_link_set(struct ivnet_priv *priv, bool up)
 
 /* Reads one entry; returns whether the peer is up. */
 static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *ivpos, u32 *link_epoch,
-		      u32 *features)
+		      u32 *features, bool *uplink)
 {
 	struct ivnet_peer *e = entry(priv, id);
 	u32 epoch;
@@ -59,6 +59,7 @@ static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *ivpos, u32 
 		return false;
 	epoch = ivnet_load_relaxed(&e->admin.epoch);
 	*ivpos = ivnet_load_relaxed(&e->admin.ivpos);
+	*uplink = ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK;
 	memcpy(mac, e->admin.mac, ETH_ALEN);
 	/* acquire: pairs with the peer's release of its link state. */
 	if (ivnet_load_acquire(&e->link.state) != IVNET_LINK_UP ||
@@ -82,11 +83,11 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 		struct ivnet_dev_peer *p = &priv->peer[id];
 		u32 link_epoch = 0, features = 0, ivpos = 0;
 		u8 mac[ETH_ALEN];
-		bool up;
+		bool up, uplink = false;
 
 		if (id == priv->self)
 			continue;
-		up = read_peer(priv, id, mac, &ivpos, &link_epoch, &features);
+		up = read_peer(priv, id, mac, &ivpos, &link_epoch, &features, &uplink);
 		if (up && (!p->up || link_epoch != p->link_epoch)) {
 			/* new, or restarted: what it queued before is stale,
 			 * what it sent since is not; the receive context
@@ -97,6 +98,7 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 			kick = true;
 		}
 		WRITE_ONCE(p->features, features);
+		WRITE_ONCE(p->uplink, uplink);
 		WRITE_ONCE(p->ivpos, ivpos);
 		if (up != p->up)
 			netdev_dbg(priv->dev, "peer %u %s\n", id, up ? "up" : "down");
@@ -147,4 +149,16 @@ struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac)
 			return p;
 	}
 	return NULL;
+}
+
+/* Where a unicast frame goes: the peer with that MAC, else an uplink. */
+struct ivnet_dev_peer *ivnet_peer_for_dst(struct ivnet_priv *priv, const u8 *mac)
+{
+	struct ivnet_dev_peer *p = ivnet_peer_by_mac(priv, mac);
+	u32 id;
+
+	for (id = 0; !p && id < priv->layout.max_peers; id++)
+		if (READ_ONCE(priv->peer[id].up) && READ_ONCE(priv->peer[id].uplink))
+			p = &priv->peer[id];
+	return p;
 }

@@ -78,7 +78,9 @@ static struct sk_buff *build_skb_rx(struct ivnet_priv *priv, struct ivnet_dev_pe
 		WRITE_ONCE(p->st.rx_dropped, p->st.rx_dropped + 1);
 		return NULL;
 	}
-	if (!ether_addr_equal(((struct ethhdr *)skb->data)->h_source, p->mac))
+	/* a peer sends as itself; an uplink forwards for whole networks */
+	if (!READ_ONCE(p->uplink) &&
+	    !ether_addr_equal(((struct ethhdr *)skb->data)->h_source, p->mac))
 		goto invalid;
 	hdr_from_meta(&h, &f->meta);
 	if (virtio_net_hdr_to_skb(skb, &h, true))

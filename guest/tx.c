@@ -188,7 +188,7 @@ netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev)
 			if (READ_ONCE(priv->peer[id].up))
 				put_compat(priv, &priv->peer[id], skb);
 	} else {
-		struct ivnet_dev_peer *p = ivnet_peer_by_mac(priv, eth->h_dest);
+		struct ivnet_dev_peer *p = ivnet_peer_for_dst(priv, eth->h_dest);
 
 		if (!p) {
 			WRITE_ONCE(priv->tx_unknown, priv->tx_unknown + 1);

@@ -18,6 +18,7 @@
  *                                     label a peer, or every peer a process
  *                                     joined as (libvirt hook); with qmp=,
  *                                     find its vCPU threads through QMP
+ *   peer uplink SEGMENT ID on|off     unknown unicast goes to it (a switch)
  *   help
  *
  * -j asks for one JSON object; without it the answer is terse text. An
@@ -74,6 +75,22 @@ static void show_segment(struct pr *p, const struct ivnetd_segment *s)
 	pr_text(p, "\n");
 }
 
+/* What the peer advertises on its link line (its own words, shown as read)
+ * and the role we gave it. */
+static void show_link_offer(struct pr *p, const struct ivnet_peer *e)
+{
+	uint32_t f = ivnet_load_relaxed(&e->link.features);
+
+	pr_u64(p, "mtu", " mtu %llu", ivnet_load_relaxed(&e->link.mtu));
+	pr_str(p, "offloads", " offloads %s",
+	       (f & IVNET_F_ALL) == IVNET_F_ALL ? "csum,gso"
+	       : f & IVNET_F_CSUM		? "csum"
+	       : f & IVNET_F_GSO		? "gso"
+						: "none");
+	pr_str(p, "role", " role %s",
+	       ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK ? "uplink" : "peer");
+}
+
 static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct ivnetd_peer *q)
 {
 	const struct ivnet_peer *e = ivnet_region_peer(&s->region, q->id);
@@ -94,6 +111,7 @@ static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct
 		pr_str(p, "label", " name %s", q->label[0] ? q->label : "");
 	if (q->uuid[0] || p->json)
 		pr_str(p, "uuid", " uuid %s", q->uuid[0] ? q->uuid : "");
+	show_link_offer(p, e);
 	pr_obj_close(p);
 	pr_text(p, "\n");
 }
@@ -232,6 +250,26 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 	return 0;
 }
 
+static int uplink_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
+{
+	struct ivnetd_segment *s = find_segment(d, req->segment);
+	struct ivnetd_peer *q;
+	uint16_t flags;
+
+	if (!s)
+		return fail(p, "no segment '%s'", req->segment);
+	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
+	if (!q)
+		return fail(p, "no peer with that id in segment '%s'", req->segment);
+	flags = ivnet_load_relaxed(&ivnet_region_peer(&s->region, q->id)->admin.flags);
+	flags = req->uplink ? flags | IVNET_PEER_F_UPLINK : flags & ~IVNET_PEER_F_UPLINK;
+	ivnetd_peer_set_flags(s, q->id, flags);
+	ivnetd_log(d, "uplink segment=%s peer=%u pid=%d %s", s->cfg.name, q->id, (int)q->pid,
+		   req->uplink ? "on" : "off");
+	show_peer(p, s, q);
+	return 0;
+}
+
 static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
 {
 	struct ivnetd_segment *s = find_segment(d, req->segment);
@@ -255,7 +293,8 @@ static void help(FILE *out)
 	      "          [-j] stats [SEGMENT] | [-j] topology | [-j] placement [show] [SEGMENT] |\n"
 	      "          [-j] placement set SEGMENT [policy=none|pack|spread]\n"
 	      "               [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
-	      "          peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH]\n",
+	      "          peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH] |\n"
+	      "          peer uplink SEGMENT ID on|off\n",
 	      out);
 }
 
@@ -280,6 +319,8 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 			return fail(&p, "the CPU topology could not be read (see the log)");
 		ivnetd_topo_show(&p, d->topo);
 		return 0;
+	case IVNETD_CTL_PEER_UPLINK:
+		return uplink_peer(d, req, &p);
 	case IVNETD_CTL_STATUS:
 		pr_obj_open(&p, NULL);
 		pr_str(&p, "daemon", "%s", "ivnetd");

@@ -90,6 +90,30 @@ static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *er
 	return 0;
 }
 
+/* SEGMENT ID on|off */
+static int parse_uplink(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
+{
+	char *end;
+	unsigned long id;
+
+	if (n != 3 || (strcmp(w[2], "on") && strcmp(w[2], "off"))) {
+		snprintf(err, el, "usage: peer uplink SEGMENT ID on|off");
+		return -1;
+	}
+	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+		snprintf(err, el, "bad segment name");
+		return -1;
+	}
+	id = strtoul(w[1], &end, 10);
+	if (!isdigit((unsigned char)w[1][0]) || *end || id >= IVNET_PEERS_MAX) {
+		snprintf(err, el, "bad peer id '%.16s'", w[1]);
+		return -1;
+	}
+	req->peer_id = (uint32_t)id;
+	req->uplink = !strcmp(w[2], "on");
+	return 0;
+}
+
 /* placement set SEGMENT KEY=VALUE...: policy (or placement), pin, cpus,
  * sched; parsed here with the options' own vocabulary. */
 static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char *err, size_t el)
@@ -183,6 +207,9 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 	if (IS(0, "peer") && IS(1, "label"))
 		return req->verb = IVNETD_CTL_PEER_LABEL,
 		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
+	if (IS(0, "peer") && IS(1, "uplink"))
+		return req->verb = IVNETD_CTL_PEER_UPLINK,
+		       parse_uplink(req, w + i + 2, n - i - 2, err, errlen);
 	if (IS(0, "topology") && n == i + 1) {
 		req->verb = IVNETD_CTL_TOPOLOGY;
 		return 0;

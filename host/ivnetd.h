@@ -182,6 +182,7 @@ void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6]
 void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p);
 void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);
 void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except);
+void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags);
 int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid);
 
 /* control.c: the control socket. */
@@ -194,6 +195,7 @@ enum ivnetd_ctl_verb {
 	IVNETD_CTL_TOPOLOGY,
 	IVNETD_CTL_PLACEMENT_SHOW,
 	IVNETD_CTL_PLACEMENT_SET,
+	IVNETD_CTL_PEER_UPLINK,
 	IVNETD_CTL_HELP, /* the last */
 };
 
@@ -208,6 +210,7 @@ struct ivnetd_ctl_request {
 	char qmp[IVNETD_PL_PATH_MAX];	      /* peer label ... qmp=PATH */
 	struct ivnetd_placement_config place; /* placement set: the keys given */
 	unsigned place_keys;
+	int uplink; /* peer uplink: on (1) or off (0) */
 };
 
 /* Parse one request line (pure: no daemon state; fuzzed). Returns 0 or -1

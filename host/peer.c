@@ -104,6 +104,16 @@ void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id)
 	table_changed(s);
 }
 
+/* Change a joined peer's flags (IVNET_PEER_F_*) and tell everyone. */
+void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags)
+{
+	struct ivnet_peer *e = ivnet_region_peer(&s->region, id);
+
+	ivnet_store_relaxed(&e->admin.flags, flags);
+	table_changed(s);
+	ivnetd_peer_signal_all(s, NULL);
+}
+
 /* Ring every joined peer's control vector (but one's). */
 void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except)
 {

@@ -6,8 +6,9 @@
 #   tests/fuzz/run.sh . /tmp/fuzz region -runs=100000
 #
 # Targets: ctl (control requests, --segment and size parsers), region
-# (region validation and ring consumption over fuzzed shared memory), qmp
-# (QMP replies as QEMU, or anything on that socket, may send them).
+qmp) files="$src/host/qmp.c" ;;
+vswctl) files="$src/host/vswitch/ctl_parse.c" ;;
+*) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl)" >&2; exit 2 ;;
 set -eu
 src=$1 out=$2 target=$3
 shift 3
@@ -15,7 +16,8 @@ case $target in
 ctl) files="$src/host/ctl_parse.c $src/host/options.c $src/host/placement_config.c $src/host/cpus.c" ;;
 region) files="$src/common/ivnet_layout.c $src/common/ivnet_ring.c" ;;
 qmp) files="$src/host/qmp.c" ;;
-*) echo "run.sh: unknown target $target (ctl, region, qmp)" >&2; exit 2 ;;
+vswctl) files="$src/host/vswitch/ctl_parse.c" ;;
+*) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus-$target"
 cp "$src/tests/fuzz/corpus/$target/"* "$out/corpus-$target/" 2>/dev/null || true

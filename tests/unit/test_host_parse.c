@@ -151,6 +151,11 @@ static void test_requests(void)
 		{"help\n", 1, IVNETD_CTL_HELP, 0, ""},
 		{"peer label lab 3 name=vm1 uuid=abc-123\n", 1, IVNETD_CTL_PEER_LABEL, 0, "lab"},
 		{"-j peer label lab pid=4242 name=vm1\n", 1, IVNETD_CTL_PEER_LABEL, 1, "lab"},
+		{"-j peer uplink lab 5 on\n", 1, IVNETD_CTL_PEER_UPLINK, 1, "lab"},
+		{"peer uplink lab 5 off\n", 1, IVNETD_CTL_PEER_UPLINK, 0, "lab"},
+		{"peer uplink lab 5\n", 0, 0, 0, ""},
+		{"peer uplink lab 5 yes\n", 0, 0, 0, ""},
+		{"peer uplink lab 64 on\n", 0, 0, 0, ""},
 		{"", 0, 0, 0, ""},
 		{"-j\n", 0, 0, 0, ""},
 		{"status extra\n", 0, 0, 0, ""},
@@ -201,6 +206,9 @@ static void test_requests(void)
 	CHECK_EQ(r.pid, 2147483647);
 	CHECK_EQ(r.peer_id, 0);
 	CHECK(!r.label[0] && !strcmp(r.uuid, "u-1"));
+	CHECK_EQ(ivnetd_ctl_parse("peer uplink lab 7 on", 20, &r, err, 160), 0);
+	CHECK_EQ(r.peer_id, 7);
+	CHECK_EQ(r.uplink, 1);
 	memset(big, 'a', sizeof(big));
 	CHECK(ivnetd_ctl_parse(big, sizeof(big), &r, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "too long"));

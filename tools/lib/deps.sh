@@ -11,6 +11,8 @@ IVNET_PACKAGES=(
 	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping ethtool
 	libvirt-dev libxml2-dev libjansson-dev
 	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
+	# ivnet-vswitch (libdpdk-dev), dpdk-testpmd for its tests (dpdk-dev), ip netns
+	libdpdk-dev dpdk-dev iproute2
 )
 
 ivnet_install_deps() {

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""An ivnet segment as a port of ivnet-vswitch: ivnetd serves a segment, the
+switch joins it (and becomes its uplink through ivnetd's control socket),
+and a libivnet endpoint on the segment (vsw_seg_peer) exchanges frames with
+a virtio-user port of the switch, whose testpmd echoes them (macswap).
+
+Checks: ivnetd lists the switch's peer as the uplink, advertising no
+offloads and MTU 1500; the endpoint's frames to the outside MAC reach the
+virtio-user port through the switch and every echo comes back; a GSO frame
+is refused by libivnet before it reaches the switch; the switch's counters
+agree; the switch leaves the segment cleanly.
+
+usage: test_vswitch_segment.py IVNET_VSWITCH IVNETCTL IVNETD VSW_SEG_PEER
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from vswlib import Switch, Testpmd, fail, stop_proc, wait_for  # noqa: E402
+
+VSWITCH, IVNETCTL, IVNETD, SEG_PEER = sys.argv[1:5]
+TMP = tempfile.mkdtemp(prefix="ivnet-vswseg-")
+MAC_A = "02:00:00:5e:01:0a"
+FRAMES = 64
+
+
+def broker_peers(ctl):
+    out = subprocess.run([IVNETCTL, "-s", ctl, "-j", "peer", "list"], capture_output=True,
+                         text=True, timeout=30)
+    return json.loads(out.stdout)["peers"] if out.returncode == 0 else []
+
+
+def main():
+    sock = os.path.join(TMP, "ivnet.sock")
+    ctl = sock + ".ctl"
+    broker = subprocess.Popen([IVNETD, "-F", "-S", sock, "-l", "4M", "--name", "seg",
+                               "--max-peers", "4", "--log", os.path.join(TMP, "ivnetd.log")],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sw = None
+    try:
+        wait_for("ivnetd", lambda: os.path.exists(ctl) and broker_peers(ctl) == [])
+        sw = Switch(VSWITCH, IVNETCTL, TMP, ports=[
+            f"a vhost path={os.path.join(TMP, 'a.sock')}", f"seg ivnet socket={sock}"])
+        port = sw.ports()["seg"]
+        if port["segment"] != "seg" or port["role"] != "uplink" or port["link"] != "up":
+            fail(f"segment port: {port}")
+        peers = broker_peers(ctl)
+        if len(peers) != 1 or peers[0]["role"] != "uplink" or \
+                peers[0]["offloads"] != "none" or peers[0]["mtu"] != 1500 or \
+                peers[0]["id"] != port["peer"]:
+            fail(f"the switch as ivnetd sees it: {peers}")
+        print("ok: the switch joined the segment as its uplink, no offloads", flush=True)
+
+        a = Testpmd(TMP, os.path.join(TMP, "a.sock"), MAC_A, "macswap")
+        wait_for("testpmd A", lambda: a.started() and sw.ports()["a"]["link"] == "up")
+        out = subprocess.run([SEG_PEER, sock, MAC_A, str(FRAMES)], capture_output=True,
+                             text=True, timeout=300)
+        if out.returncode != 0:
+            fail(f"vsw_seg_peer: {out.stdout} {out.stderr}")
+        res = json.loads(out.stdout)
+        if res["echoed"] != FRAMES or res["tx_offload"] != 1 or res["uplink"] != port["peer"]:
+            fail(f"vsw_seg_peer: {res}")
+        n = sw.counters()
+        if n["seg"]["rx_packets"] < FRAMES or n["a"]["tx_packets"] < FRAMES or \
+                n["a"]["rx_packets"] < FRAMES or n["seg"]["tx_packets"] < FRAMES or \
+                n["seg"]["rx_dropped"]:
+            fail(f"switch counters: {n}")
+        print(f"ok: {FRAMES} frames segment -> switch -> virtio-user and back "
+              f"({res['resent']} resent); a GSO frame refused for the uplink", flush=True)
+        a.stop()
+        sw.stop()
+        sw = None
+        wait_for("the switch left the segment", lambda: broker_peers(ctl) == [])
+        print("ok: the switch left the segment on SIGTERM", flush=True)
+    finally:
+        Testpmd.kill_all()
+        if sw:
+            sw.kill()
+            print(sw.log_text()[-4000:])
+        stop_proc(broker)
+        shutil.rmtree(TMP, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
