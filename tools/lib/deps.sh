@@ -5,10 +5,12 @@
 IVNET_PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libnuma-dev
+	dpdk libdpdk-dev
 	clang libclang-rt-14-dev
 	linux-headers-amd64 kmod
 	python3
 	qemu-system-x86 busybox-static cpio linux-image-amd64 iperf3 iputils-ping ethtool
+	iproute2 gnuplot-nox valgrind
 )
 
 ivnet_install_deps() {
