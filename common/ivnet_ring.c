@@ -76,8 +76,9 @@ void ivnet_rx_restart(struct ivnet_ring *r)
 	uint32_t t = r->tail;
 
 	if ((uint32_t)(h - t) > r->slot_count) {
+		/* nothing to trust: keep our place; ivnet_rx_avail() judges
+		 * the head from now on as it judges any other */
 		r->stats.bad_index++;
-		t = h; /* nothing to trust: drop all */
 	} else if ((uint32_t)(s - t) <= (uint32_t)(h - t)) {
 		t = s; /* drop the old incarnation's, keep the new one's */
 	}	       /* else start is behind us: all we have not read is the new one's */

@@ -375,6 +375,216 @@ static void test_attach(void)
 	pair_close(&p);
 }
 
+/*
+ * Drain what the consumer delivers now: each frame's slots inside the window
+ * [t0, h) of ring indices, and its sequence number (its first 8 bytes), with
+ * every byte checked against it; where the frame boundaries were scribbled
+ * (tolerate), a frame made of other frames' bytes is UINT64_MAX instead.
+ */
+static uint32_t drain(struct ivnet_ring *r, uint32_t t0, uint32_t h, uint64_t *got, uint32_t max,
+		      int tolerate)
+{
+	struct ivnet_rx_frame f;
+	uint32_t n = 0;
+
+	while (ivnet_rx_peek(r, &f)) {
+		uint32_t pos = (uint32_t)((f.data - r->slots) >> r->slot_shift);
+		uint32_t k = ivnet_frame_slots(f.len, r->slot_size);
+		uint64_t seq = 0;
+
+		CHECK(n < max);
+		/* inside the ring, and inside the window of unread slots */
+		CHECK(pos + k <= r->slot_count);
+		if (((pos - t0) & r->mask) + k > h - t0) {
+			fprintf(stderr, "a frame (len %u) in slot %u, outside the window %u..%u\n",
+				f.len, pos, t0 & r->mask, h & r->mask);
+			exit(1);
+		}
+		memcpy(&seq, f.data, f.len < 8 ? f.len : 8);
+		if (t_verify(f.data, f.len, seq) >= 0 && tolerate) {
+			seq = UINT64_MAX;
+		} else if (t_verify(f.data, f.len, seq) >= 0) {
+			fprintf(stderr, "frame at slot %u (len %u) is no frame that was sent\n",
+				pos, f.len);
+			exit(1);
+		}
+		got[n++] = seq;
+		ivnet_rx_consume(r);
+	}
+	ivnet_rx_release(r);
+	return n;
+}
+
+/*
+ * A producer restarts (attaches again) while frames of its old incarnation
+ * are queued, and sends new ones before the consumer notices:
+ * ivnet_rx_restart() drops exactly the old ones and delivers exactly the new
+ * ones, wherever the indices are round the ring, and whether or not the
+ * consumer had read some of the new ones already.
+ */
+static void test_rx_restart(void)
+{
+	uint64_t seed = 99, seq = 1, got[64], fresh_seq[16];
+	struct ivnet_ring tx2;
+	uint32_t start_laps;
+	struct pair p;
+	int round;
+
+	pair_open(&p, 128);
+	start_laps = p.tx.head;
+	for (round = 0; round < 2000; round++) {
+		uint32_t len = t_rand_range(&seed, 14, 5000);
+		uint32_t old = t_rand_range(&seed, 0, 8), early = t_rand_range(&seed, 0, old);
+		uint32_t fresh = t_rand_range(&seed, 0, 8), ahead = 0, i, n;
+		uint64_t old_first = seq;
+
+		/* the old incarnation queues; the consumer reads some */
+		for (i = 0; i < old; i++)
+			CHECK(send_seq(&p.tx, len, seq + i));
+		ivnet_tx_publish(&p.tx);
+		for (i = 0; i < early; i++)
+			expect_seq(&p.rx, len, seq + i);
+		ivnet_rx_release(&p.rx);
+		seq += old;
+		/* the new one attaches where the old one left off */
+		CHECK_EQ(ivnet_ring_attach_tx(&tx2, p.base, &p.l, 0, 1), 0);
+		CHECK_EQ(tx2.head, p.tx.head);
+		CHECK_EQ(p.rx.ctrl->prod.start, p.tx.head);
+		for (i = 0; i < fresh; i++) {
+			fresh_seq[i] = seq + i;
+			CHECK(send_seq(&tx2, len, seq + i));
+		}
+		ivnet_tx_publish(&tx2);
+		seq += fresh;
+		/* sometimes the consumer reads on (old frames, then some new
+		 * ones) before it notices the restart */
+		if (t_rand_range(&seed, 0, 2) == 0) {
+			ahead = t_rand_range(&seed, 0, fresh);
+			for (i = early; i < old; i++)
+				expect_seq(&p.rx, len, old_first + i);
+			for (i = 0; i < ahead; i++)
+				expect_seq(&p.rx, len, fresh_seq[i]);
+			ivnet_rx_release(&p.rx);
+		}
+		ivnet_rx_restart(&p.rx);
+		n = drain(&p.rx, p.rx.tail, tx2.head, got, 64, 0);
+		CHECK_EQ(n, fresh - ahead);
+		for (i = 0; i < n; i++)
+			CHECK_EQ(got[i], fresh_seq[ahead + i]);
+		/* everything is handed back: the new producer has the whole ring */
+		CHECK_EQ(p.rx.ctrl->cons.tail, tx2.head);
+		CHECK_EQ(ivnet_tx_space(&tx2), p.l.slot_count);
+		p.tx = tx2;
+	}
+	CHECK((p.tx.head - start_laps) / p.l.slot_count > 50);
+	CHECK_EQ(p.rx.stats.bad_desc + p.rx.stats.bad_index + p.rx.stats.resync, 0);
+	CHECK_EQ(p.tx.stats.bad_index, 0);
+	pair_close(&p);
+}
+
+enum scribble { START_BEHIND, START_MID_FRAME, START_BEYOND, START_FAR, HEAD_AHEAD, HEAD_BEHIND };
+
+/*
+ * The same, with prod.start or prod.head scribbled before the consumer
+ * notices the restart: no crash, no frame from outside the unread window
+ * (none it had read, none past the head), a bad head counted, and the ring
+ * carries the producer's next frames again after a few rounds.
+ */
+static void test_rx_restart_hostile(void)
+{
+	static const uint64_t window[] = {3, 4, 10, 11};
+	enum scribble how;
+
+	for (how = START_BEHIND; how <= HEAD_BEHIND; how++) {
+		uint64_t got[64], seq;
+		struct ivnet_ring tx2;
+		uint32_t t0, h, n, i, rounds;
+		struct pair p;
+
+		pair_open(&p, 128);
+		/* move off index 0 first, so that "behind" means something */
+		for (i = 0; i < 50; i++) {
+			CHECK(send_seq(&p.tx, 100, 1000 + i));
+			ivnet_tx_publish(&p.tx);
+			expect_seq(&p.rx, 100, 1000 + i);
+			ivnet_rx_release(&p.rx);
+		}
+		for (seq = 1; seq <= 4; seq++)
+			CHECK(send_seq(&p.tx, 3000, seq)); /* two slots each */
+		ivnet_tx_publish(&p.tx);
+		expect_seq(&p.rx, 3000, 1);
+		expect_seq(&p.rx, 3000, 2);
+		ivnet_rx_release(&p.rx);
+		CHECK_EQ(ivnet_ring_attach_tx(&tx2, p.base, &p.l, 0, 1), 0);
+		CHECK(send_seq(&tx2, 3000, 10));
+		CHECK(send_seq(&tx2, 3000, 11));
+		ivnet_tx_publish(&tx2);
+		t0 = p.rx.tail;
+		h = tx2.head;
+		switch (how) {
+		case START_BEHIND:
+			p.rx.ctrl->prod.start = t0 - 3;
+			break;
+		case START_MID_FRAME:
+			p.rx.ctrl->prod.start = t0 + 1;
+			break;
+		case START_BEYOND:
+			p.rx.ctrl->prod.start = h + 5;
+			break;
+		case START_FAR:
+			p.rx.ctrl->prod.start = h + 0x80000000u;
+			break;
+		case HEAD_AHEAD:
+			p.rx.ctrl->prod.head = t0 + p.l.slot_count + 7;
+			break;
+		case HEAD_BEHIND:
+			p.rx.ctrl->prod.head = t0 - 4; /* the slots of frames 1 and 2 */
+			break;
+		}
+		ivnet_rx_restart(&p.rx);
+		n = drain(&p.rx, t0, h, got, 64, how == START_MID_FRAME);
+		if (how == HEAD_AHEAD || how == HEAD_BEHIND) {
+			CHECK_EQ(n, 0);
+			CHECK(p.rx.stats.bad_index >= 1);
+		} else if (how != START_MID_FRAME) {
+			/* whatever start says, what is delivered is what was sent
+			 * and not yet read, in order: the window, or its tail */
+			CHECK(n <= 4);
+			for (i = 0; i < n; i++)
+				CHECK_EQ(got[i], window[4 - n + i]);
+		}
+		/*
+		 * The producer goes on; the consumer must get its frames again,
+		 * never one it had read, never one from before the window. A
+		 * bad head is adopted once it stays put: at the latest when the
+		 * producer, refused by the bad tail, stops with a full ring.
+		 */
+		seq = 100;
+		for (rounds = 0; rounds < p.l.slot_count + 10; rounds++) {
+			uint32_t k;
+
+			if (send_seq(&tx2, 3000, seq))
+				seq++;
+			ivnet_tx_publish(&tx2);
+			k = drain(&p.rx, t0, tx2.head, got, 64, how == START_MID_FRAME);
+			for (i = 0; i < k; i++) {
+				if (got[i] == UINT64_MAX)
+					continue;
+				CHECK(got[i] != 1 && got[i] != 2 && got[i] < 1000);
+				if (got[i] >= 100)
+					break;
+			}
+			if (i < k)
+				break;
+		}
+		if (rounds == p.l.slot_count + 10) {
+			fprintf(stderr, "scribble %d: the ring did not heal\n", how);
+			exit(1);
+		}
+		pair_close(&p);
+	}
+}
+
 /* All rings of a 4-peer region are independent. */
 static void test_many_pairs(void)
 {
@@ -416,6 +626,8 @@ int main(void)
 	test_zero_copy();
 	test_notify_suppression();
 	test_attach();
+	test_rx_restart();
+	test_rx_restart_hostile();
 	test_many_pairs();
 	printf("test_ring: ok\n");
 	return 0;

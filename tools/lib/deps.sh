@@ -5,6 +5,7 @@
 IVNET_PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libnuma-dev
+	dpdk libdpdk-dev
 	clang libclang-rt-14-dev
 	linux-headers-amd64 kmod
 	python3
@@ -13,6 +14,7 @@ IVNET_PACKAGES=(
 	libvirt-daemon-system libvirt-daemon-driver-qemu libvirt-clients
 	# ivnet-vswitch (libdpdk-dev), dpdk-testpmd for its tests (dpdk-dev), ip netns
 	libdpdk-dev dpdk-dev iproute2
+	gnuplot-nox valgrind
 )
 
 ivnet_install_deps() {

@@ -123,6 +123,8 @@ static int parse_size(const char *s, uint32_t *out)
 	if (*s < '0' || *s > '9')
 		return -1;
 	v = strtoull(s, &end, 10);
+	if (v > PERF_MAX_MSG) /* before a suffix shifts it round */
+		return -1;
 	if (*end == 'k' || *end == 'K')
 		v <<= 10, end++;
 	else if (*end == 'm' || *end == 'M')
@@ -169,16 +171,18 @@ static void parse_pair(const char *arg, int *a, int *b)
 {
 	char *end;
 
-	*a = (int)strtol(arg, &end, 10);
-	if (end == arg || *a < 0 || *a >= CPU_SETSIZE || (*end && *end != ','))
+	long v = strtol(arg, &end, 10);
+
+	if (end == arg || v < 0 || v >= CPU_SETSIZE || (*end && *end != ','))
 		bad("bad cpu pair '%s' (-T LCPU,RCPU)", arg);
-	*b = *a;
+	*a = *b = (int)v;
 	if (*end == ',') {
 		const char *r = end + 1;
 
-		*b = (int)strtol(r, &end, 10);
-		if (end == r || *end || *b < 0 || *b >= CPU_SETSIZE)
+		v = strtol(r, &end, 10);
+		if (end == r || *end || v < 0 || v >= CPU_SETSIZE)
 			bad("bad cpu pair '%s' (-T LCPU,RCPU)", arg);
+		*b = (int)v;
 	}
 }
 
@@ -336,9 +340,14 @@ static void parse_opts(struct perf_opts *o, int argc, char **argv, int *server, 
 			break;
 		case 'i':
 			/* netperf's -i max,min: we run max */
-			o->reps = (int)strtol(optarg, &end, 10);
-			if ((*end && *end != ',') || o->reps < 1 || o->reps > PERF_MAX_REPS)
-				bad("bad repetitions '%s' (1..100)", optarg);
+			{
+				long reps = strtol(optarg, &end, 10);
+
+				if (end == optarg || (*end && *end != ',') || reps < 1 ||
+				    reps > PERF_MAX_REPS)
+					bad("bad repetitions '%s' (1..100)", optarg);
+				o->reps = (int)reps;
+			}
 			break;
 		case 'T':
 			parse_pair(optarg, &o->lcpu, &o->rcpu);

@@ -16,9 +16,22 @@
 
 #define PATTERN_SEQ_LEN 8
 
+/* The sum of seq's bytes: changing any one of them changes it (as does
+ * adding one), so a message whose number was altered no longer matches its
+ * own pattern, where the receiver can only go by that number (UDP). */
+static inline uint8_t pattern_seq_sum(uint64_t seq)
+{
+	uint8_t sum = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		sum = (uint8_t)(sum + (seq >> (8 * i)));
+	return sum;
+}
+
 static inline uint8_t pattern_byte(uint64_t seq, uint64_t off)
 {
-	return (uint8_t)(seq * 0x9du + off * 0x3bu + (off >> 8) + (off >> 16));
+	return (uint8_t)(pattern_seq_sum(seq) * 0x9du + off * 0x3bu + (off >> 8) + (off >> 16));
 }
 
 /* Fill buf[from..len) for message seq; the sequence number too when the
