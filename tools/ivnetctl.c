@@ -7,6 +7,10 @@
  *   ivnetctl [-s CTRL] [-j] peer list [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] stats [SEGMENT]
  *   ivnetctl [-s CTRL] peer label SEGMENT ID [name=NAME] [uuid=UUID]
+ *   ivnetctl [-s CTRL] peer uplink SEGMENT ID on|off
+ *
+ * ivnet-vswitch's control socket speaks the same protocol: with -s pointing
+ * at it, `port list | stats | fdb show | port add ... | port del NAME`.
  *
  * The daemon renders text or JSON (-j) from the same code; this tool sends
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
@@ -25,9 +29,13 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
-			"                peer list [SEGMENT] | stats [SEGMENT] |\n"
-			"                peer label SEGMENT ID [name=NAME] [uuid=UUID] | help }\n");
+	fprintf(stderr,
+		"usage: ivnetctl [-s CTRL] [-j] { status | segment show [SEGMENT] |\n"
+		"                peer list [SEGMENT] | stats [SEGMENT] |\n"
+		"                peer label SEGMENT ID [name=NAME] [uuid=UUID] |\n"
+		"                peer uplink SEGMENT ID on|off | help }\n"
+		"       ivnetctl -s VSWITCH-CTRL [-j] { status | port list | stats | fdb show |\n"
+		"                port add NAME KIND K=V... | port del NAME | help }\n");
 	exit(2);
 }
 
@@ -43,7 +51,7 @@ static int connect_ctl(const char *path)
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "ivnetctl: cannot reach ivnetd at %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "ivnetctl: cannot reach %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
 	return fd;
