@@ -10,6 +10,10 @@
  *   ivnetctl [-s CTRL] [-j] placement [show] [SEGMENT]
  *   ivnetctl [-s CTRL] [-j] placement set SEGMENT [policy=P] [pin=M] [cpus=L] [sched=S]
  *   ivnetctl [-s CTRL] peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH]
+ *   ivnetctl [-s CTRL] peer uplink SEGMENT ID on|off
+ *
+ * ivnet-vswitch's control socket speaks the same protocol: with -s pointing
+ * at it, `port list | stats | fdb show | port add ... | port del NAME`.
  *
  * The daemon renders text or JSON (-j) from the same code; this tool sends
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
@@ -34,7 +38,10 @@ static void usage(void)
 		"         placement [show] [SEGMENT] |\n"
 		"         placement set SEGMENT [policy=none|pack|spread]\n"
 		"             [pin=affinity|cpuset] [cpus=LIST] [sched=fifo:N|rr:N|nice:N] |\n"
-		"         peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH] | help }\n");
+		"         peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID] [qmp=PATH] |\n"
+		"         peer uplink SEGMENT ID on|off | help }\n"
+		"       ivnetctl -s VSWITCH-CTRL [-j] { status | port list | stats | fdb show |\n"
+		"                port add NAME KIND K=V... | port del NAME | help }\n");
 	exit(2);
 }
 
@@ -50,7 +57,7 @@ static int connect_ctl(const char *path)
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "ivnetctl: cannot reach ivnetd at %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "ivnetctl: cannot reach %s: %s\n", path, strerror(errno));
 		exit(1);
 	}
 	return fd;

@@ -53,6 +53,13 @@ void vsw_log(struct vsw *s, const char *fmt, ...)
 	funlockfile(stderr);
 }
 
+/* EAL's --help prints its options, then ours. */
+static void usage_hook(const char *prgname)
+{
+	(void)prgname;
+	vsw_usage();
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -175,7 +182,7 @@ int main(int argc, char **argv)
 	unsigned int i;
 	int ret, rc = 1, failed = 0;
 
-	rte_set_application_usage_hook((rte_usage_hook_t)vsw_usage);
+	rte_set_application_usage_hook(usage_hook);
 	ret = rte_eal_init(argc, argv);
 	if (ret < 0) {
 		fprintf(stderr, "ivnet-vswitch: EAL: %s\n", rte_strerror(rte_errno));

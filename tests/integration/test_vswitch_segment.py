@@ -9,7 +9,9 @@ Checks: ivnetd lists the switch's peer as the uplink, advertising no
 offloads and MTU 1500; the endpoint's frames to the outside MAC reach the
 virtio-user port through the switch and every echo comes back; a GSO frame
 is refused by libivnet before it reaches the switch; the switch's counters
-agree; the switch leaves the segment cleanly.
+agree; the switch leaves the segment cleanly. The switch runs two workers,
+one per port, so frames also cross between workers (through the port's tx
+ring).
 
 usage: test_vswitch_segment.py IVNET_VSWITCH IVNETCTL IVNETD VSW_SEG_PEER
 """
@@ -44,9 +46,13 @@ def main():
     sw = None
     try:
         wait_for("ivnetd", lambda: os.path.exists(ctl) and broker_peers(ctl) == [])
-        sw = Switch(VSWITCH, IVNETCTL, TMP, ports=[
+        # two forwarding lcores (on one CPU): the ports land on different
+        # workers, so every frame crosses from one worker to the other
+        sw = Switch(VSWITCH, IVNETCTL, TMP, lcores="0@0,1@1,2@1", ports=[
             f"a vhost path={os.path.join(TMP, 'a.sock')}", f"seg ivnet socket={sock}"])
         port = sw.ports()["seg"]
+        if port["lcore"] == sw.ports()["a"]["lcore"]:
+            fail(f"both ports on one worker: {sw.ports()}")
         if port["segment"] != "seg" or port["role"] != "uplink" or port["link"] != "up":
             fail(f"segment port: {port}")
         peers = broker_peers(ctl)
