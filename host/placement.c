@@ -1104,6 +1104,17 @@ void ivnetd_placement_tick(struct ivnetd *d)
 	arm_timer(d);
 }
 
+int ivnetd_placement_domain(const struct ivnetd_segment *s, struct ivnetd_cpus *cpus, int *node)
+{
+	const struct ivnetd_placement *pl = s->pl;
+
+	if (!pl || !pl->planned)
+		return -1;
+	*cpus = pl->plan.domain;
+	*node = pl->node;
+	return 0;
+}
+
 /* ---------------------------------------------------------------- show */
 
 static void show_cpus(struct pr *p, const char *key, const char *fmt, const struct ivnetd_cpus *s)

@@ -144,6 +144,11 @@ int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const 
 int ivnetd_placement_timer_start(struct ivnetd *d);
 void ivnetd_placement_tick(struct ivnetd *d);
 
+/* For the host's own threads that serve a segment (a switch, say): the
+ * CPUs of its domain and the region's node. Returns 0, or -1 if the
+ * segment is not placed. */
+int ivnetd_placement_domain(const struct ivnetd_segment *s, struct ivnetd_cpus *cpus, int *node);
+
 /* `ivnetctl placement`: text or JSON (print.h). */
 void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s);
 

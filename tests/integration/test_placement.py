@@ -89,6 +89,21 @@ def cgroup_of(pid):
     return None
 
 
+def llc_of(cpu):
+    """The CPUs sharing cpu's last-level cache, as sysfs says."""
+    best, shared = 0, {cpu}
+    base = f"/sys/devices/system/cpu/cpu{cpu}/cache"
+    for idx in os.listdir(base) if os.path.isdir(base) else []:
+        try:
+            level = int(open(f"{base}/{idx}/level").read())
+            kind = open(f"{base}/{idx}/type").read().strip()
+            if kind != "Instruction" and level > best:
+                best, shared = level, cpulist(open(f"{base}/{idx}/shared_cpu_list").read())
+        except (OSError, ValueError):
+            pass
+    return shared
+
+
 ONLINE = cpulist(open("/sys/devices/system/cpu/online").read())
 BASE = allowed(os.getpid(), os.getpid())  # what our children start with
 
@@ -655,11 +670,14 @@ def main():
 
         def pin(*extra):  # noqa: F811 - every broker of this run uses the test parent
             return ["--pin", "cpuset", "--cgroup", PARENT, *extra]
-    if len(ONLINE) < 2 or len(BASE) < 2:
-        print(f"SKIP: needs two CPUs this process may use (online {ONLINE}, "
-              f"allowed {BASE})", flush=True)
+    # two CPUs we may use that share a last-level cache: one domain
+    pair = next((sorted(llc_of(c) & BASE)[:2] for c in sorted(BASE)
+                 if len(llc_of(c) & BASE) >= 2), None)
+    if not pair:
+        print(f"SKIP: needs two CPUs this process may use in one LLC domain (allowed "
+              f"{BASE})", flush=True)
         return 77
-    lo, hi = sorted(BASE)[0], sorted(BASE)[-1]
+    lo, hi = pair
     try:
         if A.mechanism == "affinity":
             b = Broker("topo")

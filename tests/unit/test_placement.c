@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ivnetd.h"
 #include "qmp.h"
@@ -536,6 +537,44 @@ static void test_qmp(void)
 	}
 }
 
+/* The library in-process: a placed segment tells its domain (for host
+ * threads that serve it); an unplaced one says it has none. */
+static void test_daemon_domain(void)
+{
+	static struct ivnetd d;
+	struct ivnetd_config cfg;
+	struct ivnetd_topo t;
+	struct ivnetd_plan pl;
+	struct ivnetd_cpus cpus;
+	char dir[] = "/tmp/ivnet-pl-XXXXXX", err[160];
+	int node;
+
+	CHECK(mkdtemp(dir));
+	ivnetd_config_defaults(&cfg);
+	cfg.foreground = 1;
+	snprintf(cfg.log_path, sizeof(cfg.log_path), "/dev/null");
+	snprintf(cfg.seg[0].socket_path, sizeof(cfg.seg[0].socket_path), "%s/a.sock", dir);
+	snprintf(cfg.control_path, sizeof(cfg.control_path), "%s/a.ctl", dir);
+	cfg.seg[0].size = 1 << 20;
+	cfg.seg[0].place.policy = IVNETD_POLICY_SPREAD;
+	cfg.seg[0].place.mlock = IVNETD_MLOCK_OFF;
+	ivnetd_segment_defaults(&cfg.seg[1]);
+	snprintf(cfg.seg[1].name, sizeof(cfg.seg[1].name), "b");
+	snprintf(cfg.seg[1].socket_path, sizeof(cfg.seg[1].socket_path), "%s/b.sock", dir);
+	cfg.seg[1].size = 1 << 20;
+	cfg.nseg = 2;
+	CHECK_EQ(ivnetd_start(&d, &cfg), 0);
+	CHECK_EQ(ivnetd_topo_read("", &t, err, sizeof(err)), 0);
+	plan(&t, F(&t.online), -1, &pl);
+	CHECK_EQ(ivnetd_placement_domain(&d.seg[0], &cpus, &node), 0);
+	CHECK(cpus_equal(&cpus, &pl.domain));
+	CHECK_EQ(node, t.numa ? pl.node : -1);
+	CHECK_EQ(ivnetd_placement_domain(&d.seg[1], &cpus, &node), -1);
+	ivnetd_stop(&d);
+	ivnetd_topo_free(&t);
+	CHECK_EQ(rmdir(dir), 0); /* sockets removed at stop */
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
@@ -552,6 +591,7 @@ int main(int argc, char **argv)
 	test_ctl();
 	test_vcpu_names();
 	test_qmp();
+	test_daemon_domain();
 	printf("ok\n");
 	return 0;
 }
