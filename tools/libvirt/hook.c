@@ -116,11 +116,13 @@ static int same_socket(const char *a, const char *b)
 	       sa.st_ino == sb.st_ino;
 }
 
+#define CTL_LEN (IVLV_PATH_LEN + 8)
+
 /* The ivnetd segment served at socket path: its control socket into ctl. */
-static int find_segment(const char *server, const char *fallback, char *ctl, size_t ctl_len,
+static int find_segment(const char *server, const char *fallback, char ctl[CTL_LEN],
 			struct ivlv_segment *seg)
 {
-	char cand[2][IVLV_PATH_LEN + 8], err[IVLV_ERRLEN];
+	char cand[2][CTL_LEN], err[IVLV_ERRLEN];
 	int i, k, n;
 
 	snprintf(cand[0], sizeof(cand[0]), "%s.ctl", server);
@@ -136,7 +138,7 @@ static int find_segment(const char *server, const char *fallback, char *ctl, siz
 			;
 		if (k < n) {
 			*seg = s[k];
-			snprintf(ctl, ctl_len, "%s", cand[i]);
+			memcpy(ctl, cand[i], CTL_LEN);
 		}
 		free(s);
 		if (k < n)
@@ -148,7 +150,7 @@ static int find_segment(const char *server, const char *fallback, char *ctl, siz
 static void label_devices(const struct ivlv_opts *o, xmlDocPtr doc, const char *name, FILE *log)
 {
 	struct ivlv_shmem s[DEVICES_MAX];
-	char uuid[VIR_UUID_STRING_BUFLEN], ctl[IVLV_PATH_LEN + 8], err[IVLV_ERRLEN];
+	char uuid[VIR_UUID_STRING_BUFLEN], ctl[CTL_LEN], err[IVLV_ERRLEN];
 	struct ivlv_segment seg;
 	pid_t pid = qemu_pid(name);
 	int n = ivlv_shmem_list(doc, s, DEVICES_MAX), i;
@@ -157,7 +159,7 @@ static void label_devices(const struct ivlv_opts *o, xmlDocPtr doc, const char *
 	for (i = 0; i < n; i++) {
 		if (!s[i].doorbell || s[i].server[0] != '/')
 			continue;
-		if (find_segment(s[i].server, o->control, ctl, sizeof(ctl), &seg)) {
+		if (find_segment(s[i].server, o->control, ctl, &seg)) {
 			fprintf(log, "ivnet hook: %s: no running ivnetd serves %s: not labelled\n",
 				name, s[i].server);
 			continue;

@@ -75,7 +75,7 @@ struct cmdline {
 	int bad_value; /* a value is wrong (exit 1), not the command's shape (2) */
 };
 
-static void usage(FILE *f)
+static void usage(void)
 {
 	fputs("usage: ivnet-libvirt [-c URI] [--control PATH] COMMAND ...\n"
 	      "  attach DOMAIN --segment NAME [--socket PATH] [--vectors N] [--size SIZE]\n"
@@ -85,7 +85,7 @@ static void usage(FILE *f)
 	      "  hook -- DOMAIN OP SUBOP EXTRA   (libvirt's qemu hook; domain XML on stdin)\n"
 	      "  [--force] -b FILE               (one command per line; - is stdin)\n"
 	      "--config (the default) changes the definition, --live the running domain.\n",
-	      f);
+	      stdout);
 }
 
 static int bad(struct cmdline *cl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -344,7 +344,7 @@ int main(int argc, char **argv)
 	r = parse(&cl, argc, argv);
 	if (r) {
 		if (r > 0) {
-			usage(stdout);
+			usage();
 			return 0;
 		}
 		fprintf(stderr, "ivnet-libvirt: %s\n", cl.usage);
