@@ -24,16 +24,15 @@
  * is a chain of 2048-byte mbufs, which memif carries as chained 2048-byte
  * descriptors: its port says it takes frames up to 1518 bytes, but the
  * driver chains any length both ways, as VPP's memif does for jumbo frames.
- * The sender retries a full ring, as SHM_STREAM does, so
- * memif should lose nothing; with --drop it drops what the ring does not
- * take, as testpmd does. Either way the receiver counts a gap in the
- * sequence as lost and the report gives sent against received, as for
- * UDP_STREAM. A frame out of order, not ours, or (--verify) with a wrong
- * byte is an error. Without -T, the lcores run on the first two CPUs the
- * process may use.
+ * The sender retries a full ring, as SHM_STREAM does, so memif should lose
+ * nothing; with --drop it drops what the ring does not take, as testpmd
+ * does. Either way the receiver counts a gap in the sequence as lost and
+ * the report gives sent against received, as for UDP_STREAM. A frame out
+ * of order, not ours, or (--verify) with a wrong byte is an error. Without
+ * -T, the lcores run on the first two CPUs the process may use.
  *
  * The output is ivnet-perf's (report.c): the same table, the same JSON.
- * No hugepages are needed (EAL runs with --no-huge --in-memory).
+ * No hugepages are needed: EAL runs with --no-huge --no-shconf.
  */
 #define _GNU_SOURCE
 #include <errno.h>
