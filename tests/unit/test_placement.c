@@ -169,7 +169,7 @@ static void test_epyc(void)
 		CHECK_EQ(t.core[i].package, i / 16);
 	}
 	for (i = 0; i < t.nllcs; i++) {
-		char want[32];
+		char want[64];
 
 		snprintf(want, sizeof(want), "%d-%d,%d-%d", 4 * i, 4 * i + 3, 4 * i + 32,
 			 4 * i + 35);
