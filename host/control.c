@@ -26,7 +26,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <stdarg.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,26 +170,6 @@ static struct ivnetd_segment *find_segment(struct ivnetd *d, const char *name)
 	return NULL;
 }
 
-static int fail(struct pr *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct pr *p, const char *fmt, ...)
-{
-	char msg[320];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (p->json) {
-		pr_obj_open(p, NULL);
-		pr_str(p, "error", NULL, msg);
-		pr_obj_close(p);
-	} else {
-		fprintf(p->out, "error: %s\n", msg);
-	}
-	return -1;
-}
-
 static void label_one(struct ivnetd *d, struct ivnetd_segment *s, struct ivnetd_peer *q,
 		      const struct ivnetd_ctl_request *req)
 {
@@ -213,7 +192,8 @@ static int label_by_pid(struct ivnetd *d, struct ivnetd_segment *s,
 		if (s->peer[id] && s->peer[id]->pid == req->pid)
 			n++;
 	if (!n)
-		return fail(p, "no peer with pid %d in segment '%s'", (int)req->pid, req->segment);
+		return pr_error(p, "no peer with pid %d in segment '%s'", (int)req->pid,
+				req->segment);
 	pr_obj_open(p, NULL);
 	pr_arr_open(p, "peers");
 	for (id = 0; id < s->region.layout.max_peers; id++) {
@@ -233,18 +213,18 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 	struct ivnetd_peer *q;
 
 	if (!s)
-		return fail(p, "no segment '%s'", req->segment);
+		return pr_error(p, "no segment '%s'", req->segment);
 	if (req->pid)
 		return label_by_pid(d, s, req, p);
 	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
 	if (!q)
-		return fail(p, "no peer with that id in segment '%s'", req->segment);
+		return pr_error(p, "no peer with that id in segment '%s'", req->segment);
 	label_one(d, s, q, req);
 	if (req->qmp[0]) {
 		char err[320];
 
 		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
-			return fail(p, "%s", err);
+			return pr_error(p, "%s", err);
 	}
 	show_peer(p, s, q);
 	return 0;
@@ -257,10 +237,10 @@ static int uplink_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, s
 	uint16_t flags;
 
 	if (!s)
-		return fail(p, "no segment '%s'", req->segment);
+		return pr_error(p, "no segment '%s'", req->segment);
 	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
 	if (!q)
-		return fail(p, "no peer with that id in segment '%s'", req->segment);
+		return pr_error(p, "no peer with that id in segment '%s'", req->segment);
 	flags = ivnet_load_relaxed(&ivnet_region_peer(&s->region, q->id)->admin.flags);
 	flags = req->uplink ? flags | IVNET_PEER_F_UPLINK : flags & ~IVNET_PEER_F_UPLINK;
 	ivnetd_peer_set_flags(s, q->id, flags);
@@ -276,9 +256,9 @@ static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, str
 	char err[320];
 
 	if (!s)
-		return fail(p, "no segment '%s'", req->segment);
+		return pr_error(p, "no segment '%s'", req->segment);
 	if (ivnetd_placement_set(s, &req->place, req->place_keys, err, sizeof(err)))
-		return fail(p, "%s", err);
+		return pr_error(p, "%s", err);
 	pr_obj_open(p, NULL);
 	pr_arr_open(p, "segments");
 	ivnetd_placement_show(p, s);
@@ -305,7 +285,7 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 
 	pr_init(&p, out, req->json);
 	if (req->segment[0] && !find_segment(d, req->segment))
-		return fail(&p, "no segment '%s'", req->segment);
+		return pr_error(&p, "no segment '%s'", req->segment);
 	switch (req->verb) {
 	case IVNETD_CTL_HELP:
 		help(out);
@@ -316,7 +296,7 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 		return place_set(d, req, &p);
 	case IVNETD_CTL_TOPOLOGY:
 		if (!d->topo)
-			return fail(&p, "the CPU topology could not be read (see the log)");
+			return pr_error(&p, "the CPU topology could not be read (see the log)");
 		ivnetd_topo_show(&p, d->topo);
 		return 0;
 	case IVNETD_CTL_PEER_UPLINK:
@@ -436,7 +416,7 @@ static void reply(struct ivnetd *d, struct ivnetd_ctl_client *c)
 
 		/* the request asked for JSON if it began with -j */
 		pr_init(&p, out, !strncmp(c->buf, "-j", 2));
-		fail(&p, "%s", err);
+		pr_error(&p, "%s", err);
 	} else {
 		ivnetd_ctl_answer(d, &req, out);
 	}

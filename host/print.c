@@ -4,6 +4,8 @@
  */
 #include "print.h"
 
+#include <stdarg.h>
+
 /* The text formats are the callers' literals, each taking exactly the one
  * value its function passes (as in iproute2's json_print). */
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
@@ -141,4 +143,22 @@ void pr_text(struct pr *p, const char *s)
 {
 	if (!p->json)
 		fputs(s, p->out);
+}
+
+int pr_error(struct pr *p, const char *fmt, ...)
+{
+	char msg[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->json) {
+		pr_obj_open(p, NULL);
+		pr_str(p, "error", NULL, msg);
+		pr_obj_close(p);
+	} else {
+		fprintf(p->out, "error: %s\n", msg);
+	}
+	return -1;
 }

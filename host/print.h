@@ -30,6 +30,9 @@ void pr_i64(struct pr *p, const char *key, const char *fmt, int64_t v);
 /* JSON true or false; text prints fmt (a flag word) only when v is true. */
 void pr_bool(struct pr *p, const char *key, const char *fmt, int v);
 void pr_mac(struct pr *p, const char *key, const char *fmt, const uint8_t mac[6]);
+/* An error as the whole answer: {"error":"..."} in JSON, "error: ..." in
+ * text. Returns -1, for `return pr_error(...)`. */
+int pr_error(struct pr *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Text only (line breaks, separators); nothing in JSON. */
 void pr_text(struct pr *p, const char *s);
 

@@ -9,7 +9,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -27,26 +26,6 @@
 #define LISTEN_TAG UINT64_MAX
 
 /* ------------------------------------------------------------- answers */
-
-static int fail(struct pr *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int fail(struct pr *p, const char *fmt, ...)
-{
-	char msg[240];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (p->json) {
-		pr_obj_open(p, NULL);
-		pr_str(p, "error", NULL, msg);
-		pr_obj_close(p);
-	} else {
-		fprintf(p->out, "error: %s\n", msg);
-	}
-	return -1;
-}
 
 static void show_status(struct vsw *s, struct pr *p)
 {
@@ -245,17 +224,17 @@ static int answer(struct vsw *s, const struct vsw_request *req, FILE *out)
 		return 0;
 	case VSW_CTL_PORT_ADD:
 		if (vsw_port_add(s, &req->spec, err, sizeof(err)))
-			return fail(&p, "%s", err);
+			return pr_error(&p, "%s", err);
 		show_port(s, &p, vsw_port_find(s, req->spec.name));
 		return 0;
 	case VSW_CTL_PORT_DEL:
 		if (vsw_port_del(s, req->name, err, sizeof(err)))
-			return fail(&p, "%s", err);
+			return pr_error(&p, "%s", err);
 		pr_obj_open(&p, NULL);
 		pr_obj_close(&p);
 		return 0;
 	}
-	return fail(&p, "unhandled request");
+	return pr_error(&p, "unhandled request");
 }
 
 /* --------------------------------------------------------------- socket */
@@ -333,7 +312,7 @@ static void reply(struct vsw *s, struct vsw_ctl_client *c)
 		struct pr p;
 
 		pr_init(&p, out, !strncmp(c->buf, "-j", 2));
-		fail(&p, "%s", err);
+		pr_error(&p, "%s", err);
 	} else {
 		if (s->cfg.verbose || req.verb == VSW_CTL_PORT_ADD || req.verb == VSW_CTL_PORT_DEL)
 			vsw_log(s, "control request=%.*s", (int)strcspn(c->buf, "\n"), c->buf);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "pattern.h"
 #include "perf.h"
 
@@ -114,76 +115,18 @@ static _Noreturn void bad(const char *fmt, const char *arg)
 	exit(2);
 }
 
-/* A size: digits with an optional K or M (binary, as netperf reads them). */
-static int parse_size(const char *s, uint32_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (v > PERF_MAX_MSG) /* before a suffix shifts it round */
-		return -1;
-	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
-	else if (*end == 'm' || *end == 'M')
-		v <<= 20, end++;
-	if (*end || v == 0 || v > PERF_MAX_MSG)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 static void parse_sizes(struct perf_opts *o, const char *arg)
 {
-	char *copy = strdup(arg), *tok, *save = NULL;
+	char err[160];
 
-	o->nsizes = 0;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *dots = strstr(tok, "..");
-		uint32_t a, b;
-
-		if (dots) {
-			*dots = 0;
-			if (parse_size(tok, &a) || parse_size(dots + 2, &b) || a > b)
-				bad("bad size range '%s'", arg);
-		} else {
-			if (parse_size(tok, &a))
-				bad("bad size '%s' (1..64K)", tok);
-			b = a;
-		}
-		for (;;) {
-			if (o->nsizes == PERF_MAX_SIZES)
-				bad("too many sizes in '%s'", arg);
-			o->sizes[o->nsizes++] = a;
-			if (a >= b)
-				break;
-			a = a * 2 > b ? b : a * 2;
-		}
-	}
-	free(copy);
-	if (!o->nsizes)
-		bad("no sizes in '%s'", arg);
+	if (perf_parse_sizes(arg, o->sizes, PERF_MAX_SIZES, &o->nsizes, err, sizeof(err)))
+		bad("%s", err);
 }
 
 static void parse_pair(const char *arg, int *a, int *b)
 {
-	char *end;
-
-	long v = strtol(arg, &end, 10);
-
-	if (end == arg || v < 0 || v >= CPU_SETSIZE || (*end && *end != ','))
+	if (perf_parse_cpus(arg, a, b))
 		bad("bad cpu pair '%s' (-T LCPU,RCPU)", arg);
-	*a = *b = (int)v;
-	if (*end == ',') {
-		const char *r = end + 1;
-
-		v = strtol(r, &end, 10);
-		if (end == r || *end || v < 0 || v >= CPU_SETSIZE)
-			bad("bad cpu pair '%s' (-T LCPU,RCPU)", arg);
-		*b = (int)v;
-	}
 }
 
 static void parse_wait(struct perf_opts *o, const char *arg)
@@ -213,7 +156,7 @@ static int parse_buf(const char *arg)
 {
 	uint32_t v;
 
-	if (parse_size(arg, &v) && strcmp(arg, "0"))
+	if (perf_parse_size(arg, &v) && strcmp(arg, "0"))
 		bad("bad socket buffer size '%s'", arg);
 	return strcmp(arg, "0") ? (int)v : 0;
 }
@@ -237,7 +180,7 @@ static void parse_test_opts(struct perf_opts *o, int argc, char **argv)
 				*comma = 0;
 			parse_sizes(o, optarg);
 			if (comma) {
-				if (parse_size(comma + 1, &resp))
+				if (perf_parse_size(comma + 1, &resp))
 					bad("bad response size '%s'", comma + 1);
 				o->resp = resp;
 			}

@@ -53,6 +53,7 @@
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
+#include "args.h"
 #include "pattern.h"
 #include "perf.h"
 
@@ -676,75 +677,21 @@ static _Noreturn void bad(const char *what, const char *arg)
 	exit(2);
 }
 
-static int parse_size(const char *s, uint32_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
-	if (*end || v == 0 || v > PERF_MAX_MSG)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 /* A list (64,1514) or a doubling range (64..1024), as ivnet-perf reads them. */
 static void parse_sizes(struct perf_opts *o, const char *arg)
 {
-	char *copy = strdup(arg), *tok, *save = NULL;
+	char err[160];
 
-	if (!copy)
-		bad("out of memory parsing", arg);
-	o->nsizes = 0;
-	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		char *dots = strstr(tok, "..");
-		uint32_t lo, hi;
-
-		if (dots) {
-			*dots = 0;
-			if (parse_size(tok, &lo) || parse_size(dots + 2, &hi) || lo > hi)
-				bad("bad size range", arg);
-		} else {
-			if (parse_size(tok, &lo))
-				bad("bad size", tok);
-			hi = lo;
-		}
-		for (;;) {
-			if (o->nsizes == PERF_MAX_SIZES)
-				bad("too many sizes in", arg);
-			o->sizes[o->nsizes++] = lo;
-			if (lo >= hi)
-				break;
-			lo = lo * 2 > hi ? hi : lo * 2;
-		}
+	if (perf_parse_sizes(arg, o->sizes, PERF_MAX_SIZES, &o->nsizes, err, sizeof(err))) {
+		fprintf(stderr, PROG ": %s\n", err);
+		exit(2);
 	}
-	free(copy);
-	if (!o->nsizes)
-		bad("no sizes in", arg);
 }
 
 static void parse_cpus(struct perf_opts *o, const char *arg)
 {
-	char *end;
-	long l, r;
-
-	l = strtol(arg, &end, 10);
-	if (end == arg || l < 0 || l >= CPU_SETSIZE || (*end && *end != ','))
+	if (perf_parse_cpus(arg, &o->lcpu, &o->rcpu))
 		bad("bad cpu pair (-T LCPU,RCPU)", arg);
-	r = l;
-	if (*end == ',') {
-		const char *s = end + 1;
-
-		r = strtol(s, &end, 10);
-		if (end == s || *end || r < 0 || r >= CPU_SETSIZE)
-			bad("bad cpu pair (-T LCPU,RCPU)", arg);
-	}
-	o->lcpu = (int)l;
-	o->rcpu = (int)r;
 }
 
 /* Without -T: the first two CPUs this process may use (one, if that is all). */
