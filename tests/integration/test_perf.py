@@ -36,7 +36,8 @@ HOST = "127.0.0.1"
 PROCS = []  # everything started here, for the final cleanup
 
 TESTS = ["TCP_STREAM", "TCP_RR", "UDP_STREAM", "UDP_RR", "SHM_STREAM", "SHM_RR",
-         "UNIX_STREAM", "UNIX_RR", "LIMIT_PINGPONG", "LIMIT_COPY"]
+         "UNIX_STREAM", "UNIX_RR", "LIMIT_PINGPONG", "LIMIT_RR", "LIMIT_COPY"]
+NO_PAYLOAD = ("LIMIT_PINGPONG", "LIMIT_COPY")  # --verify is refused: nothing to check
 ETH_HDR = 14
 SEQ_LEN = 8
 RESP_SEQ = 1 << 63
@@ -280,8 +281,11 @@ def check_verified(test, results, resp=None):
             ok = n == sent and got == n * (q - ETH_HDR)
         elif test == "SHM_RR":
             ok = n == sent and got == n * (q - ETH_HDR + a - ETH_HDR)
+        elif test == "LIMIT_RR":
+            # each answer starts with its request's bytes, compared here
+            ok = n == sent and got == n * min(q, a)
         else:
-            ok = True  # LIMIT_*: nothing crosses to check
+            fail(f"{test}: checked bytes with --verify, which it refuses")
         if not ok:
             fail(f"{test} size {q}: checked {got} bytes of {n} messages ({sent} sent)")
 
@@ -309,12 +313,15 @@ def run_json(port, test, *args, sizes, reps=2, resp=None, segment=None, wait="bu
 def test_all_tests(srv, seg):
     for t in TESTS:
         s = seg if t.startswith("SHM_") else None
-        run_json(srv.port, t, "--", "-m", "64,1500", sizes=[64, 1500], segment=s)
+        run_json(srv.port, t, "--", "-m", "64,1500", sizes=[64, 1500], segment=s,
+                 verify=t not in NO_PAYLOAD)
     print("ok: every test with --verify, JSON shape and checked bytes", flush=True)
     # sizes: a doubling range, one that ends off the doubling, suffixes;
     # RR with its own response size
     run_json(srv.port, "UNIX_STREAM", "--", "-m", "64..256", sizes=[64, 128, 256], reps=1)
-    run_json(srv.port, "LIMIT_COPY", "--", "-m", "100..300", sizes=[100, 200, 300], reps=1)
+    run_json(srv.port, "LIMIT_COPY", "--", "-m", "100..300", sizes=[100, 200, 300], reps=1,
+             verify=False)
+    run_json(srv.port, "LIMIT_RR", "--", "-r", "60,1000", sizes=[60], resp=1000, reps=1)
     run_json(srv.port, "TCP_STREAM", "--", "-m", "1K,2k,64", sizes=[1024, 2048, 64], reps=1)
     run_json(srv.port, "TCP_RR", "--", "-r", "64,1000", sizes=[64], resp=1000, reps=1)
     run_json(srv.port, "UDP_RR", "--", "-r", "100,8", sizes=[100], resp=8, reps=1)
@@ -743,6 +750,8 @@ def test_options(seg):
         (["-t", "TCP_RR", "stray"], "unexpected argument 'stray'"),
         (["-t", "TCP_RR", "--", "-m", "64", "stray"], "unexpected argument 'stray'"),
         (["-t", "TCP_RR", "--", "-s", "12q"], "bad socket buffer size '12q'"),
+        (["-t", "LIMIT_PINGPONG", "--verify"], "LIMIT_PINGPONG has no payload to check"),
+        (["-t", "LIMIT_COPY", "--verify"], "LIMIT_COPY has no payload to check"),
     ]
     for args, want in cases:
         _, err = perf(dead, *args, rc=2, timeout=30)

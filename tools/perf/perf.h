@@ -140,6 +140,7 @@ int shm_rr_client(struct perf_session *s, struct run_result *r);
 int shm_rr_server(struct perf_session *s);
 int limit_pingpong_client(struct perf_session *s, struct run_result *r);
 int limit_copy_client(struct perf_session *s, struct run_result *r);
+int limit_rr_client(struct perf_session *s, struct run_result *r);
 
 /* byte-stream ends shared by TCP and AF_UNIX (sock.c) */
 int stream_send(struct perf_session *s, int fd, struct run_result *r);
