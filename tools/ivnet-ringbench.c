@@ -246,9 +246,11 @@ static void rr_recv(struct ivnet_ring *rx, uint8_t *dst, volatile int *stop)
 {
 	struct ivnet_rx_frame f;
 
+	/* spin as libivnet does: on ivnet_rx_pending(), loads only */
 	while (!ivnet_rx_peek(rx, &f))
-		if (*stop)
-			return;
+		while (!ivnet_rx_pending(rx))
+			if (*stop)
+				return;
 	memcpy(dst, f.data, f.len);
 	ivnet_rx_consume(rx);
 	ivnet_rx_release(rx);
