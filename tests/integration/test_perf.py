@@ -385,7 +385,7 @@ def seq_mix(seq):
 
 
 def pattern_byte(seq, off):
-    return (seq_mix(seq) * 0x9d + off * 0x3b + (off >> 8) + (off >> 16)) & 0xff
+    return (seq_mix(seq) * 0x9d + ((((off + 1) * 0x9e3779b97f4a7c15) & (2**64 - 1)) >> 56)) & 0xff
 
 
 _fill_cache = {}
@@ -594,6 +594,17 @@ def test_fake_servers():
     for answer, want in (("ERR no such luck\n", "server: no such luck"),
                          ("HELLO\n", "unexpected answer from the server"),
                          ("OK\n", "unexpected answer from the server"),
+                         ("OK port=0\n", "unexpected answer from the server"),
+                         ("OK port=70000\n", "unexpected answer from the server"),
+                         ("OK port=12x\n", "unexpected answer from the server"),
+                         ("OK port=-5\n", "unexpected answer from the server"),
+                         ("OKAY port=5000\n", "unexpected answer from the server"),
+                         ("OK id=64 mac=02:00:00:00:00:01\n",
+                          "unexpected answer from the server"),
+                         ("OK id=1 mac=02:00:00:00:00:0102\n",
+                          "unexpected answer from the server"),
+                         ("OK id=1 mac=02:00:zz:00:00:01\n",
+                          "unexpected answer from the server"),
                          ("", "did not answer")):
         fs = FakeServer(line_fake(answer))
         _, err = perf(fs.port, "-t", "UDP_STREAM", "-l", "0.2", rc=1)
@@ -750,6 +761,8 @@ def test_options(seg):
         (["-t", "TCP_RR", "stray"], "unexpected argument 'stray'"),
         (["-t", "TCP_RR", "--", "-m", "64", "stray"], "unexpected argument 'stray'"),
         (["-t", "TCP_RR", "--", "-s", "12q"], "bad socket buffer size '12q'"),
+        (["-t", "TCP_RR", "-P", "2"], "bad banner switch '2'"),
+        (["-t", "TCP_RR", "-P", "yes"], "bad banner switch 'yes'"),
         (["-t", "LIMIT_PINGPONG", "--verify"], "LIMIT_PINGPONG has no payload to check"),
         (["-t", "LIMIT_COPY", "--verify"], "LIMIT_COPY has no payload to check"),
     ]
@@ -875,8 +888,19 @@ def test_server_robustness(srv, seg, silent):
         s.close()
     wait_for("every child to exit", lambda: not srv.children(), timeout=30)
     srv.alive()
-    print(f"ok: {len(cases) + 6} hostile control connections refused, the server serves on",
-          flush=True)
+    # a flood of connections: 32 children at most, the rest told it is busy
+    flood = [socket.create_connection((HOST, srv.port), timeout=15) for _ in range(32)]
+    wait_for("32 children", lambda: len(srv.children()) == 32, timeout=30)
+    ans = exchange(srv.port, request_line())
+    if ans is None or not ans.startswith("ERR busy: 32 tests running"):
+        fail(f"connection 33: {ans!r}")
+    for c in flood:
+        c.close()
+    wait_for("the flood's children to exit", lambda: not srv.children(), timeout=30)
+    run_json(srv.port, "TCP_RR", sizes=[1], reps=1)
+    srv.alive()
+    print(f"ok: {len(cases) + 6} hostile control connections refused, a flood told the "
+          "server is busy, the server serves on", flush=True)
 
 
 # ------------------------------------------------------------ deaths

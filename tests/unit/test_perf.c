@@ -288,7 +288,11 @@ static void test_pattern_stamp(void)
  */
 static void test_pattern_stream(void)
 {
-	static const uint64_t shifts[] = {1, 2, 3, 100, 255, 256, 257, 4096, 65535, 65536, 65537};
+	/* nearby shifts, and the large ones where a pattern built from a few
+	 * bytes of the offset would repeat (16 MiB, 4 GiB, ...) */
+	static const uint64_t shifts[] = {1,	 2,	     3,		 100,	     255,
+					  256,	 257,	     4096,	 65535,	     65536,
+					  65537, 1ull << 24, 1ull << 32, 1ull << 40, 3ull << 48};
 	uint64_t seed = 11, off, base;
 	unsigned int i;
 

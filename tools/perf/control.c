@@ -357,14 +357,39 @@ static int listen_on(const char *addr, const char *port, int family)
  * netserver's part: accept control connections, one child each. With once,
  * serve a single connection and exit with its status (for tests).
  */
+/*
+ * Tests at once, one child each: a client that opens connection after
+ * connection is told the server is busy instead of forking it to death.
+ */
+#define MAX_CHILDREN 32
+
+static volatile sig_atomic_t children;
+
+static void reap(int sig)
+{
+	int e = errno;
+
+	(void)sig;
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		children--;
+	errno = e;
+}
+
 int perf_serve(const char *addr, const char *port, int family, int once)
 {
 	int lfd = listen_on(addr, port, family);
+	sigset_t chld, old;
 
 	if (lfd < 0)
 		return 1;
-	if (!once)
-		signal(SIGCHLD, SIG_IGN); /* children reap themselves */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	if (!once) {
+		struct sigaction sa = {.sa_handler = reap, .sa_flags = SA_RESTART | SA_NOCLDSTOP};
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGCHLD, &sa, NULL);
+	}
 	fprintf(stderr, "ivnet-perf -s: listening on port %s\n", port);
 	for (;;) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC), status;
@@ -376,11 +401,23 @@ int perf_serve(const char *addr, const char *port, int family, int once)
 			perror("ivnet-perf -s: accept");
 			return 1;
 		}
+		if (children >= MAX_CHILDREN) {
+			dprintf(fd, "ERR busy: %d tests running, try again later\n", MAX_CHILDREN);
+			close(fd);
+			continue;
+		}
+		/* SIGCHLD held while the count and the fork agree */
+		sigprocmask(SIG_BLOCK, &chld, &old);
 		pid = fork();
 		if (pid == 0) {
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			signal(SIGCHLD, SIG_DFL);
 			close(lfd);
 			serve_one(fd);
 		}
+		if (pid > 0)
+			children++;
+		sigprocmask(SIG_SETMASK, &old, NULL);
 		close(fd);
 		if (pid < 0)
 			perror("ivnet-perf -s: fork");

@@ -18,6 +18,7 @@
  * medians with min and max, and latency percentiles for RR tests.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
@@ -303,7 +304,9 @@ static void parse_opts(struct perf_opts *o, int argc, char **argv, int *server, 
 			o->json = 1;
 			break;
 		case 'P':
-			o->banner = strcmp(optarg, "0") != 0;
+			if (strcmp(optarg, "0") && strcmp(optarg, "1"))
+				bad("bad banner switch '%s' (-P 0 or -P 1)", optarg);
+			o->banner = optarg[0] == '1';
 			break;
 		case '4':
 			o->family = AF_INET;
@@ -359,6 +362,53 @@ static void parse_opts(struct perf_opts *o, int argc, char **argv, int *server, 
 	check_sizes(o);
 }
 
+/* A number of at most max, all digits; -1 otherwise. */
+static long ok_number(const char *v, unsigned long max)
+{
+	char *end;
+	unsigned long n;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	return errno || *end || n > max ? -1 : (long)n;
+}
+
+/*
+ * The server's OK line: "OK port=P" (sockets) or "OK id=N mac=M ..." (SHM).
+ * Fills s; 0 if it is well formed, else -1 (nothing it says is trusted).
+ */
+static int ok_line(const char *line, struct perf_session *s)
+{
+	char v[32], tail;
+	unsigned int m[6];
+	long n;
+	int i;
+
+	if (strncmp(line, "OK", 2) || (line[2] && line[2] != ' '))
+		return -1;
+	if (kv_get(line, "port", v, sizeof(v))) {
+		if ((n = ok_number(v, 65535)) <= 0)
+			return -1;
+		s->port = (int)n;
+	}
+	if (kv_get(line, "id", v, sizeof(v))) {
+		if ((n = ok_number(v, IVNET_PEERS_MAX - 1)) < 0)
+			return -1;
+		s->shm_id = (uint32_t)n;
+	}
+	if (kv_get(line, "mac", v, sizeof(v))) {
+		if (sscanf(v, "%2x:%2x:%2x:%2x:%2x:%2x%c", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5],
+			   &tail) != 6)
+			return -1;
+		for (i = 0; i < 6; i++)
+			s->shm_mac[i] = (uint8_t)m[i];
+		return 0;
+	}
+	return s->port ? 0 : -1;
+}
+
 /* One run of one size: a control session for remote tests. */
 static int run_one(const struct perf_opts *o, uint32_t size, struct run_result *r)
 {
@@ -400,20 +450,7 @@ static int run_one(const struct perf_opts *o, uint32_t size, struct run_result *
 		ret = -1;
 		goto out;
 	}
-	{
-		char v[32];
-		unsigned int m[6];
-
-		if (kv_get(line, "port", v, sizeof(v)))
-			s.port = atoi(v);
-		if (kv_get(line, "id", v, sizeof(v)))
-			s.shm_id = (uint32_t)strtoul(v, NULL, 10);
-		if (kv_get(line, "mac", v, sizeof(v)) &&
-		    sscanf(v, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]) == 6)
-			for (int i = 0; i < 6; i++)
-				s.shm_mac[i] = (uint8_t)m[i];
-	}
-	if (strncmp(line, "OK", 2) || (!s.port && !strstr(line, "mac="))) {
+	if (ok_line(line, &s)) {
 		snprintf(s.err, PERF_ERRLEN, "unexpected answer from the server: %.80s", line);
 		ret = -1;
 		goto out;

@@ -29,9 +29,13 @@ static inline uint8_t pattern_seq_sum(uint64_t seq)
 	return sum;
 }
 
+/* The offset goes through a multiplicative hash: a stream's pattern does
+ * not repeat with any period, so bytes displaced by any distance (a lost or
+ * repeated block, however large) are caught, not only nearby ones. */
 static inline uint8_t pattern_byte(uint64_t seq, uint64_t off)
 {
-	return (uint8_t)(pattern_seq_sum(seq) * 0x9du + off * 0x3bu + (off >> 8) + (off >> 16));
+	return (uint8_t)(pattern_seq_sum(seq) * 0x9du +
+			 (((off + 1) * 0x9e3779b97f4a7c15ull) >> 56));
 }
 
 /* Fill buf[from..len) for message seq; the sequence number too when the

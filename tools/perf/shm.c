@@ -150,7 +150,8 @@ static void rx_frame(struct perf_session *s, struct rx_state *st, const uint8_t 
 	st->f.bytes += len;
 	if (s->req.verify) {
 		st->f.checked += len - ETH_HDR;
-		st->f.errors += pattern_check(p, len, ETH_HDR, seq);
+		/* a frame of another length is wrong whatever its bytes */
+		st->f.errors += len != s->req.size ? len : pattern_check(p, len, ETH_HDR, seq);
 	}
 }
 
