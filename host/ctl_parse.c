@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl_words.h"
 #include "ivnetd.h"
 
 #define MAX_WORDS 8
@@ -157,36 +158,13 @@ static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char
 int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
 		     size_t errlen)
 {
-	char buf[IVNETD_CTL_LINE_MAX + 1], *w[MAX_WORDS], *save = NULL, *tok;
-	int n = 0, i = 0;
-	size_t k;
+	char buf[IVNETD_CTL_LINE_MAX + 1], *w[MAX_WORDS];
+	int n, i = 0;
 
 	memset(req, 0, sizeof(*req));
-	if (len > 0 && line[len - 1] == '\n')
-		len--;
-	if (len > IVNETD_CTL_LINE_MAX) {
-		snprintf(err, errlen, "request too long");
+	n = ctl_words(line, len, buf, IVNETD_CTL_LINE_MAX, w, MAX_WORDS, err, errlen);
+	if (n < 0)
 		return -1;
-	}
-	for (k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)line[k];
-
-		if (c == '\t')
-			c = ' ';
-		if (c < 0x20 || c > 0x7e) {
-			snprintf(err, errlen, "request has a non-printable byte");
-			return -1;
-		}
-		buf[k] = (char)c;
-	}
-	buf[len] = '\0';
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (n == MAX_WORDS) {
-			snprintf(err, errlen, "too many words");
-			return -1;
-		}
-		w[n++] = tok;
-	}
 	if (n > 0 && !strcmp(w[0], "-j")) {
 		req->json = 1;
 		i = 1;

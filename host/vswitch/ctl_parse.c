@@ -4,6 +4,7 @@
  * Pure: no DPDK and no switch state.
  */
 #include "ctl_parse.h"
+#include "ctl_words.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -165,36 +166,7 @@ static int spec_words(char **w, int n, struct vsw_port_spec *s, char *err, size_
 /* Split a line into words; checks it is printable ASCII. Returns n or -1. */
 static int split(char *buf, const char *line, size_t len, char **w, char *err, size_t el)
 {
-	char *save = NULL, *tok;
-	size_t k;
-	int n = 0;
-
-	if (len > 0 && line[len - 1] == '\n')
-		len--;
-	if (len > VSW_CTL_LINE_MAX) {
-		snprintf(err, el, "request too long");
-		return -1;
-	}
-	for (k = 0; k < len; k++) {
-		unsigned char c = (unsigned char)line[k];
-
-		if (c == '\t')
-			c = ' ';
-		if (c < 0x20 || c > 0x7e) {
-			snprintf(err, el, "request has a non-printable byte");
-			return -1;
-		}
-		buf[k] = (char)c;
-	}
-	buf[len] = '\0';
-	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
-		if (n == MAX_WORDS) {
-			snprintf(err, el, "too many words");
-			return -1;
-		}
-		w[n++] = tok;
-	}
-	return n;
+	return ctl_words(line, len, buf, VSW_CTL_LINE_MAX, w, MAX_WORDS, err, el);
 }
 
 int vsw_spec_parse(const char *line, struct vsw_port_spec *spec, char *err, size_t errlen)

@@ -342,6 +342,29 @@ out:
 
 /* ----------------------------------------------------------------- RR */
 
+/*
+ * Receive one frame, copied into b[0] or in place (--zerocopy: valid until
+ * the next receive or ivnet_ep_recv_done()). Returns what the receive call
+ * does: 1, 0 (nothing within the wait) or < 0 (the broker went away).
+ */
+static int rx_one(struct perf_session *s, struct ivnet_ep *ep, struct ivnet_rx_buf *b,
+		  const uint8_t **p, uint32_t *len)
+{
+	struct ivnet_rx_frame zf = {0};
+	int n;
+
+	if (s->req.zerocopy) {
+		n = ivnet_ep_recv_zc(ep, &zf, NULL, 1, rx_timeout(s));
+		*p = zf.data;
+		*len = zf.len;
+	} else {
+		n = ivnet_ep_recv_burst(ep, b, NULL, 1, rx_timeout(s));
+		*p = b[0].data;
+		*len = b[0].len;
+	}
+	return n;
+}
+
 int shm_rr_server(struct perf_session *s)
 {
 	struct ivnet_ep *ep = shm_listen(s);
@@ -361,21 +384,12 @@ int shm_rr_server(struct perf_session *s)
 	}
 	memset(resp, 0xa5, a);
 	while (!fin) {
-		struct ivnet_rx_frame zf;
 		const uint8_t *p;
 		uint32_t len;
 		uint64_t seq;
 		int n;
 
-		if (s->req.zerocopy) {
-			n = ivnet_ep_recv_zc(ep, &zf, NULL, 1, rx_timeout(s));
-			p = zf.data;
-			len = zf.len;
-		} else {
-			n = ivnet_ep_recv_burst(ep, b, NULL, 1, rx_timeout(s));
-			p = b[0].data;
-			len = b[0].len;
-		}
+		n = rx_one(s, ep, b, &p, &len);
 		if (n < 0) {
 			snprintf(s->err, PERF_ERRLEN, "the broker went away");
 			goto fail;
@@ -434,20 +448,11 @@ static int rr_wait(struct perf_session *s, struct ivnet_ep *ep, struct ivnet_rx_
 	double t0 = 0;
 
 	for (;;) {
-		struct ivnet_rx_frame zf;
 		const uint8_t *p;
 		uint32_t len;
 		int n;
 
-		if (s->req.zerocopy) {
-			n = ivnet_ep_recv_zc(ep, &zf, NULL, 1, rx_timeout(s));
-			p = zf.data;
-			len = zf.len;
-		} else {
-			n = ivnet_ep_recv_burst(ep, b, NULL, 1, rx_timeout(s));
-			p = b[0].data;
-			len = b[0].len;
-		}
+		n = rx_one(s, ep, b, &p, &len);
 		if (n < 0)
 			return -1;
 		if (n == 1 && is_perf_frame(p, len) &&

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ctl_words.c - a control request line, split into words (ctl_words.h).
+ * Nothing from the socket is trusted: length and bytes are checked first.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl_words.h"
+
+int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int maxw, char *err,
+	      size_t errlen)
+{
+	char *save = NULL, *tok;
+	size_t k;
+	int n = 0;
+
+	if (len > 0 && line[len - 1] == '\n')
+		len--;
+	if (len > max) {
+		snprintf(err, errlen, "request too long");
+		return -1;
+	}
+	for (k = 0; k < len; k++) {
+		unsigned char c = (unsigned char)line[k];
+
+		if (c == '\t')
+			c = ' ';
+		if (c < 0x20 || c > 0x7e) {
+			snprintf(err, errlen, "request has a non-printable byte");
+			return -1;
+		}
+		buf[k] = (char)c;
+	}
+	buf[len] = '\0';
+	for (tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (n == maxw) {
+			snprintf(err, errlen, "too many words");
+			return -1;
+		}
+		w[n++] = tok;
+	}
+	return n;
+}
