@@ -354,10 +354,6 @@ static int listen_on(const char *addr, const char *port, int family)
 }
 
 /*
- * netserver's part: accept control connections, one child each. With once,
- * serve a single connection and exit with its status (for tests).
- */
-/*
  * Tests at once, one child each: a client that opens connection after
  * connection is told the server is busy instead of forking it to death.
  */
@@ -375,6 +371,10 @@ static void reap(int sig)
 	errno = e;
 }
 
+/*
+ * netserver's part: accept control connections, one child each. With once,
+ * serve a single connection and exit with its status (for tests).
+ */
 int perf_serve(const char *addr, const char *port, int family, int once)
 {
 	int lfd = listen_on(addr, port, family);

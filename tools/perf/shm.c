@@ -23,7 +23,13 @@
 #define BURST 32
 #define FIN_SEQ UINT64_MAX
 #define RESP_SEQ (1ull << 63)
-#define IDLE_CHECK_MS 200
+/*
+ * How long a receive call waits, in every wait mode, before the caller looks
+ * at its control connection. Busy mode waits inside libivnet too, whose spin
+ * is store-free; returning here at every empty poll would put calls and
+ * stores into the spin (see libivnet's spin_for_work()).
+ */
+#define RX_WAIT_MS 200
 
 static const char *wait_str(enum ivnet_ep_wait w)
 {
@@ -209,23 +215,11 @@ static void rx_bufs_free(struct ivnet_rx_buf *b)
 	free(b);
 }
 
-/*
- * The waiting a receive call does, in every mode: busy mode too waits inside
- * libivnet, whose spin is store-free; coming back here at every empty poll
- * would put calls and stores into the spin (see libivnet's spin_for_work()).
- */
-static int rx_timeout(const struct perf_session *s)
-{
-	(void)s;
-	return IDLE_CHECK_MS;
-}
-
 int shm_stream_server(struct perf_session *s)
 {
 	struct ivnet_ep *ep = shm_listen(s);
 	struct ivnet_rx_buf *b = rx_bufs(s->req.size);
 	struct rx_state st = {0};
-	uint64_t idle = 0;
 	int ret = -1;
 
 	if (!ep || !b) {
@@ -234,19 +228,15 @@ int shm_stream_server(struct perf_session *s)
 		goto out;
 	}
 	while (!st.fin) {
-		int n = rx_some(s, ep, &st, b, rx_timeout(s));
+		int n = rx_some(s, ep, &st, b, RX_WAIT_MS);
 
 		if (n < 0) {
 			snprintf(s->err, PERF_ERRLEN, "the broker went away");
 			goto out;
 		}
-		if (n > 0) {
-			idle = 0;
-		} else if ((++idle & 0xfffff) == 0 || rx_timeout(s)) {
-			if (client_gone(s)) {
-				snprintf(s->err, PERF_ERRLEN, "the client left mid-run");
-				goto out;
-			}
+		if (n == 0 && client_gone(s)) {
+			snprintf(s->err, PERF_ERRLEN, "the client left mid-run");
+			goto out;
 		}
 	}
 	st.f.elapsed = st.last - st.t0;
@@ -354,11 +344,11 @@ static int rx_one(struct perf_session *s, struct ivnet_ep *ep, struct ivnet_rx_b
 	int n;
 
 	if (s->req.zerocopy) {
-		n = ivnet_ep_recv_zc(ep, &zf, NULL, 1, rx_timeout(s));
+		n = ivnet_ep_recv_zc(ep, &zf, NULL, 1, RX_WAIT_MS);
 		*p = zf.data;
 		*len = zf.len;
 	} else {
-		n = ivnet_ep_recv_burst(ep, b, NULL, 1, rx_timeout(s));
+		n = ivnet_ep_recv_burst(ep, b, NULL, 1, RX_WAIT_MS);
 		*p = b[0].data;
 		*len = b[0].len;
 	}
@@ -374,7 +364,6 @@ int shm_rr_server(struct perf_session *s)
 	struct ivnet_frame out = {.data = resp, .len = a};
 	struct far_result fr = {0};
 	double t0 = 0;
-	uint64_t idle = 0;
 	int ret = -1, fin = 0;
 
 	if (!ep || !resp || !b) {
@@ -395,13 +384,12 @@ int shm_rr_server(struct perf_session *s)
 			goto fail;
 		}
 		if (n == 0) {
-			if (((++idle & 0xfffff) == 0 || rx_timeout(s)) && client_gone(s)) {
+			if (client_gone(s)) {
 				snprintf(s->err, PERF_ERRLEN, "the client left mid-run");
 				goto fail;
 			}
 			continue;
 		}
-		idle = 0;
 		if (!is_perf_frame(p, len))
 			continue;
 		seq = pattern_seq(p, len, ETH_HDR);
