@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl_io.h"
 #include "ivnetd.h"
 #include "print.h"
 
@@ -404,9 +405,8 @@ void ivnetd_ctl_accept(struct ivnetd *d)
 static void reply(struct ivnetd *d, struct ivnetd_ctl_client *c)
 {
 	struct ivnetd_ctl_request req;
-	struct timeval tv = {.tv_sec = 1};
 	char err[160], *text = NULL;
-	size_t len = 0, off = 0;
+	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
 	if (!out)
@@ -421,18 +421,7 @@ static void reply(struct ivnetd *d, struct ivnetd_ctl_client *c)
 		ivnetd_ctl_answer(d, &req, out);
 	}
 	fclose(out);
-	/* Blocking, but for a second at most: a client that does not read
-	 * cannot hold the daemon. */
-	if (fcntl(c->w.fd, F_SETFL, 0) == 0 &&
-	    setsockopt(c->w.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0) {
-		while (off < len) {
-			ssize_t n = send(c->w.fd, text + off, len - off, MSG_NOSIGNAL);
-
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-	}
+	ctl_send_answer(c->w.fd, text, len);
 	free(text);
 }
 

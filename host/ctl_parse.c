@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctl_words.h"
+#include "ctl_io.h"
 #include "ivnetd.h"
 
 #define MAX_WORDS 8

@@ -20,6 +20,7 @@
 
 #include <rte_mempool.h>
 
+#include "ctl_io.h"
 #include "print.h"
 #include "vswitch.h"
 
@@ -300,10 +301,9 @@ static void accept_client(struct vsw *s)
 
 static void reply(struct vsw *s, struct vsw_ctl_client *c)
 {
-	struct timeval tv = {.tv_sec = 1};
 	struct vsw_request req;
 	char err[160], *text = NULL;
-	size_t len = 0, off = 0;
+	size_t len = 0;
 	FILE *out = open_memstream(&text, &len);
 
 	if (!out)
@@ -319,17 +319,7 @@ static void reply(struct vsw *s, struct vsw_ctl_client *c)
 		answer(s, &req, out);
 	}
 	fclose(out);
-	/* a second at most: a client that does not read cannot hold us */
-	if (fcntl(c->fd, F_SETFL, 0) == 0 &&
-	    setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0) {
-		while (off < len) {
-			ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
-
-			if (n <= 0)
-				break;
-			off += (size_t)n;
-		}
-	}
+	ctl_send_answer(c->fd, text, len);
 	free(text);
 }
 

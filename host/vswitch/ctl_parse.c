@@ -4,7 +4,7 @@
  * Pure: no DPDK and no switch state.
  */
 #include "ctl_parse.h"
-#include "ctl_words.h"
+#include "ctl_io.h"
 
 #include <ctype.h>
 #include <stdio.h>

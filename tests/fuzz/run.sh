@@ -13,10 +13,10 @@ set -eu
 src=$1 out=$2 target=$3
 shift 3
 case $target in
-ctl) files="$src/host/ctl_parse.c $src/host/ctl_words.c $src/host/options.c $src/host/placement_config.c $src/host/cpus.c" ;;
+ctl) files="$src/host/ctl_parse.c $src/host/ctl_io.c $src/host/options.c $src/host/placement_config.c $src/host/cpus.c" ;;
 region) files="$src/common/ivnet_layout.c $src/common/ivnet_ring.c" ;;
 qmp) files="$src/host/qmp.c" ;;
-vswctl) files="$src/host/vswitch/ctl_parse.c $src/host/ctl_words.c" ;;
+vswctl) files="$src/host/vswitch/ctl_parse.c $src/host/ctl_io.c" ;;
 *) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus-$target"

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: MIT
 /*
- * ctl_words.c - a control request line, split into words (ctl_words.h).
- * Nothing from the socket is trusted: length and bytes are checked first.
+ * ctl_io.c - a control request line split into words, an answer sent back
+ * (ctl_io.h). Nothing from the socket is trusted: length and bytes are
+ * checked first.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
-#include "ctl_words.h"
+#include "ctl_io.h"
 
 int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int maxw, char *err,
 	      size_t errlen)
@@ -41,4 +45,20 @@ int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int
 		w[n++] = tok;
 	}
 	return n;
+}
+
+void ctl_send_answer(int fd, const char *text, size_t len)
+{
+	struct timeval tv = {.tv_sec = 1};
+	size_t off = 0;
+
+	if (fcntl(fd, F_SETFL, 0) || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		return;
+	while (off < len) {
+		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
 }

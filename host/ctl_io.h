@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl_io.h - the two ends of every control request, ivnetd's and
+ * ivnet-vswitch's alike: the request line split into words, the answer sent
+ * back.
+ */
+#ifndef IVNET_CTL_IO_H
+#define IVNET_CTL_IO_H
+
+#include <stddef.h>
+
+/*
+ * Split line[0..len) (one trailing newline allowed) into at most maxw
+ * words separated by spaces or tabs, in buf (max + 1 bytes); w[] points
+ * into buf. The line must be printable ASCII and at most max bytes.
+ * Returns the number of words, or -1 with a one-line reason in err.
+ */
+int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int maxw, char *err,
+	      size_t errlen);
+
+/*
+ * Send the whole answer on a control connection, blocking for a second at
+ * most: a client that does not read cannot hold the daemon. What it did not
+ * take by then is dropped with the connection.
+ */
+void ctl_send_answer(int fd, const char *text, size_t len);
+
+#endif /* IVNET_CTL_IO_H */
