@@ -46,13 +46,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import guest as gl  # noqa: E402
+from check import Failure, expect, note, ok, parallel, wait_for  # noqa: E402
 
 REGION = '64M'  # with 4 peers: 1024 slots of 2 KiB per ring
 MAX_PEERS = 4
@@ -71,57 +71,6 @@ HOSTILE_SECONDS = 10
 ETHTOOL_KEYS = ('tx_packets', 'rx_packets', 'tx_bytes', 'rx_bytes', 'tx_dropped_unknown',
                 'tx_ring_full', 'doorbells', 'interrupts', 'napi_polls', 'rx_errors')
 PEER_KEYS = ('rx_packets', 'tx_packets', 'rx_errors')
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def ok(msg):
-    print(f'ok: {msg}', flush=True)
-
-
-def note(msg):
-    print(f'    {msg}', flush=True)
-
-
-def wait_for(what, pred, timeout=30.0, step=0.1):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise Failure(f'timed out after {timeout:g} s waiting for {what}')
-        time.sleep(step)
-
-
-def parallel(*calls):
-    """Runs the callables in threads (one guest each at most); returns
-    their results in order, or raises the first exception."""
-    results = [None] * len(calls)
-    errors = [None] * len(calls)
-
-    def run(i, c):
-        try:
-            results[i] = c()
-        except BaseException as e:  # noqa: B902 - re-raised below
-            errors[i] = e
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for e in errors:
-        if e:
-            raise e
-    return results
 
 
 # ---------------------------------------------------------------- broker

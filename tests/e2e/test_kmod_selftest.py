@@ -32,21 +32,13 @@ import traceback
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import guest as gl  # noqa: E402
+from check import Failure, expect  # noqa: E402
 
 BOOT_TIMEOUT = 120
 CMD_TIMEOUT = 60
 MEM_SIZE = 4 << 20
 # ivshmem's PCI ids (Red Hat, Inc. / Inter-VM shared memory).
 IVSHMEM_VENDOR, IVSHMEM_DEVICE = '0x1af4', '0x1110'
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise Failure(msg)
 
 
 def lsmod_has(g, module):

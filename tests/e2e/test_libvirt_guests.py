@@ -39,64 +39,27 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import traceback
 from xml.sax.saxutils import quoteattr, escape
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import guest as gl  # noqa: E402
+from check import Failure, expect, ok, parallel  # noqa: E402
+from check import wait_for as _wait_for  # noqa: E402
 import libvirtd as lvd  # noqa: E402
+
+
+def wait_for(what, pred, timeout=60.0, step=0.2):
+    """check.wait_for with this script's longer default: two TCG guests
+    under libvirt."""
+    return _wait_for(what, pred, timeout, step)
+
 
 SEGMENT = 'lve'
 SUBNET = '169.254.77'  # IPv4 link-local, never another range
 BOOT_TIMEOUT = 180  # two TCG guests on two host cores
 IVSHMEM_ID = ('0x1af4', '0x1110')  # vendor, device of ivshmem
-
-
-class Failure(Exception):
-    pass
-
-
-def expect(cond, msg):
-    if not cond:
-        raise Failure(msg)
-
-
-def ok(msg):
-    print(f'ok: {msg}', flush=True)
-
-
-def wait_for(what, pred, timeout=60.0, step=0.2):
-    end = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= end:
-            raise Failure(f'timed out after {timeout:g} s waiting for {what}')
-        time.sleep(step)
-
-
-def parallel(*calls):
-    results, errors = [None] * len(calls), [None] * len(calls)
-
-    def run(i, c):
-        try:
-            results[i] = c()
-        except BaseException as e:  # noqa: B902 - re-raised below
-            errors[i] = e
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for e in errors:
-        if e:
-            raise e
-    return results
 
 
 def domain_xml(name, kernel, initrd, console):
