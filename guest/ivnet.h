@@ -4,7 +4,7 @@
  *
  * One netdev per ivshmem-doorbell device. BAR0 holds the ivshmem registers,
  * BAR1 the MSI-X table (vector 0: control, vector 1: receive), BAR2 the
- * shared region laid out by the broker (common/ivnet_shm.h). Our peer id is
+ * shared region laid out by the broker (abi/ivnet_shm.h). Our peer id is
  * IVPosition. Rings: one to each peer (we produce, from the xmit path under
  * the tx queue lock) and one from each peer (we consume, in NAPI or, with
  * napi=0, in the interrupt handler under rx_lock).

@@ -1,11 +1,13 @@
 #!/bin/sh
-# kbuild.sh KDIR SRCROOT OUTDIR KO: build guest/ivnet.ko out of tree through
-# Kbuild, without writing into the source tree: guest/ and common/ are copied
-# into OUTDIR, which Kbuild then builds as M=OUTDIR/guest; the module is copied to KO.
+# kbuild.sh KDIR SRCROOT OUTDIR KO: build ivnet.ko out of tree through Kbuild
+# without writing into the source tree. The module is exactly guest/ and abi/:
+# guest/ is copied to OUTDIR and abi/ to OUTDIR/abi, Kbuild builds M=OUTDIR,
+# and the module is copied to KO.
 set -eu
 kdir=$1 src=$2 out=$3 ko=$4
-mkdir -p "$out/guest" "$out/common"
-cp "$src"/guest/Kbuild "$src"/guest/*.c "$src"/guest/*.h "$out/guest/"
-cp "$src"/common/*.c "$src"/common/*.h "$out/common/"
-make -s -C "$kdir" M="$out/guest" modules
-cp "$out/guest/ivnet.ko" "$ko"
+rm -rf "$out"
+mkdir -p "$out/abi"
+cp "$src"/guest/Kbuild "$src"/guest/*.c "$src"/guest/*.h "$out/"
+cp "$src"/abi/*.c "$src"/abi/*.h "$out/abi/"
+make -s -C "$kdir" M="$out" modules
+cp "$out/ivnet.ko" "$ko"

@@ -20,7 +20,7 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             module (A's carrier goes 0 and back to 1, both resume), then
             its QEMU (killed, a new one joins with B's peer id: carrier,
             ping both ways), then the new B leaves and A lives on
-  hostile   A and B ping each other while tools/ivnet-hostile scribbles over
+  hostile   A and B ping each other while tests/peers/ivnet-hostile scribbles over
             the rings it shares with A and sends A nonsense frames: A shows
             no oops, still answers, counts rx_errors, and ping A<->B works
             afterwards

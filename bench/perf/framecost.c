@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * ivnet-framecost - the instructions libivnet spends per frame, for
- * callgrind to count (tools/perf/callgrind.sh). One thread, two endpoints on
+ * callgrind to count (bench/perf/callgrind.sh). One thread, two endpoints on
  * one segment: N times, endpoint A sends a burst of B frames of S bytes to
  * endpoint B, which receives them (copied out, or in place with -z). No
  * timing, no other thread: the count is the same on every run.

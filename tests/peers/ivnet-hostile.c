@@ -29,7 +29,7 @@
  * a PAD or carries an unknown flag, so that no descriptor the target reads,
  * even one mixed from two writes, passes validation: nothing it does may
  * deliver a frame. For a target that checks every frame it receives
- * (tests/integration/ep_tool), where any delivered frame would be a bug.
+ * (tests/peers/ep_tool), where any delivered frame would be a bug.
  *
  * At the end, one JSON line on stdout:
  *   {"self":H,"target":T,"seed":X,"seconds":S,"scribbles":N,"frames":M,...}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/perf/callgrind.sh BUILD_DIR: instructions per frame on libivnet's
+# bench/perf/callgrind.sh BUILD_DIR: instructions per frame on libivnet's
 # send and receive paths, counted by callgrind (repeatable, whatever the
 # machine is doing). ivnet-framecost passes frames between two endpoints in
 # one thread; callgrind counts only inside ivnet_ep_send_burst or
@@ -17,7 +17,7 @@ count() { # FUNCTION ARGS...: instructions inside FUNCTION per frame
 	local fn=$1
 	shift
 	valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" --toggle-collect="$fn" \
-		"$build/tools/ivnet-framecost" "$tmp/seg.sock" -n "$n" "$@" >"$tmp/out" 2>"$tmp/vg.log"
+		"$build/bench/ivnet-framecost" "$tmp/seg.sock" -n "$n" "$@" >"$tmp/out" 2>"$tmp/vg.log"
 	local frames ir
 	frames=$(awk '{print $2}' "$tmp/out")
 	ir=$(callgrind_annotate "$tmp/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
