@@ -1,26 +1,83 @@
 // SPDX-License-Identifier: MIT
 /*
- * ethtool.c - `ethtool -i` and `ethtool -S`: totals, then the same per
- * peer (peerN_*). Doorbells are VM exits; interrupts and NAPI polls show
- * what suppression and batching save.
+ * ethtool.c - `ethtool -i` and `ethtool -S`: totals, then the per-peer
+ * counters again for each peer (peerN_*). Doorbells are VM exits; interrupts
+ * and NAPI polls show what suppression and batching save.
  */
 #include <linux/ethtool.h>
 
 #include "ivnet.h"
 
-static const char *const global_names[] = {
-	"tx_packets",	"tx_bytes",	      "rx_packets", "rx_bytes",	 "tx_dropped_unknown",
-	"tx_ring_full", "tx_errors",	      "rx_dropped", "rx_errors", "doorbells",
-	"interrupts",	"interrupts_control", "napi_polls",
+#define IVNET_STAT_NONE SIZE_MAX
+
+/*
+ * One counter of `ethtool -S`. Its total is the sum over peers of what
+ * peer_off (a u64 in struct ivnet_dev_peer) or peer_read gives, plus the
+ * device's own u64 at dev_off; per_peer lists it for each peer too.
+ */
+struct ivnet_stat_desc {
+	const char *name;
+	size_t peer_off;
+	u64 (*peer_read)(const struct ivnet_dev_peer *p);
+	size_t dev_off;
+	bool per_peer;
 };
 
-static const char *const peer_names[] = {
-	"tx_packets",	"tx_bytes",   "rx_packets", "rx_bytes",
-	"tx_ring_full", "rx_dropped", "rx_errors",  "doorbells",
+#define IVNET_PEER_STAT(n, field)                                                 \
+	{                                                                         \
+		.name = n, .peer_off = offsetof(struct ivnet_dev_peer, st.field), \
+		.dev_off = IVNET_STAT_NONE, .per_peer = true,                     \
+	}
+#define IVNET_DEV_STAT(n, field)                               \
+	{                                                      \
+		.name = n, .peer_off = IVNET_STAT_NONE,        \
+		.dev_off = offsetof(struct ivnet_priv, field), \
+	}
+
+static const struct ivnet_stat_desc ivnet_stats[] = {
+	IVNET_PEER_STAT("tx_packets", tx_packets),
+	IVNET_PEER_STAT("tx_bytes", tx_bytes),
+	IVNET_PEER_STAT("rx_packets", rx_packets),
+	IVNET_PEER_STAT("rx_bytes", rx_bytes),
+	IVNET_DEV_STAT("tx_dropped_unknown", tx_unknown),
+	IVNET_PEER_STAT("tx_ring_full", tx_ring_full),
+	{
+		.name = "tx_errors",
+		.peer_off = IVNET_STAT_NONE,
+		.peer_read = ivnet_peer_tx_errors,
+		.dev_off = offsetof(struct ivnet_priv, tx_errors),
+	},
+	IVNET_PEER_STAT("rx_dropped", rx_dropped),
+	{
+		.name = "rx_errors",
+		.peer_off = IVNET_STAT_NONE,
+		.peer_read = ivnet_peer_rx_errors,
+		.dev_off = IVNET_STAT_NONE,
+		.per_peer = true,
+	},
+	IVNET_PEER_STAT("doorbells", doorbells),
+	IVNET_DEV_STAT("interrupts", interrupts),
+	IVNET_DEV_STAT("interrupts_control", interrupts_ctrl),
+	IVNET_DEV_STAT("napi_polls", napi_polls),
 };
 
-#define N_GLOBAL ARRAY_SIZE(global_names)
-#define N_PEER ARRAY_SIZE(peer_names)
+static u32 ivnet_stats_per_peer(void)
+{
+	u32 i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ivnet_stats); i++)
+		n += ivnet_stats[i].per_peer;
+	return n;
+}
+
+static u64 ivnet_stat_of_peer(const struct ivnet_stat_desc *d, const struct ivnet_dev_peer *p)
+{
+	if (d->peer_read)
+		return d->peer_read(p);
+	if (d->peer_off == IVNET_STAT_NONE)
+		return 0;
+	return READ_ONCE(*(const u64 *)((const char *)p + d->peer_off));
+}
 
 static void ivnet_get_drvinfo(struct net_device *dev, struct ethtool_drvinfo *info)
 {
@@ -38,7 +95,7 @@ static int ivnet_get_sset_count(struct net_device *dev, int sset)
 
 	if (sset != ETH_SS_STATS)
 		return -EOPNOTSUPP;
-	return N_GLOBAL + (priv->layout.max_peers - 1) * N_PEER;
+	return ARRAY_SIZE(ivnet_stats) + (priv->layout.max_peers - 1) * ivnet_stats_per_peer();
 }
 
 static void ivnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
@@ -48,55 +105,41 @@ static void ivnet_get_strings(struct net_device *dev, u32 sset, u8 *data)
 
 	if (sset != ETH_SS_STATS)
 		return;
-	for (i = 0; i < N_GLOBAL; i++)
-		ethtool_sprintf(&data, "%s", global_names[i]);
-	for (id = 0; id < priv->layout.max_peers; id++)
-		if (id != priv->self)
-			for (i = 0; i < N_PEER; i++)
-				ethtool_sprintf(&data, "peer%u_%s", id, peer_names[i]);
-}
-
-static void peer_values(const struct ivnet_dev_peer *p, u64 *v)
-{
-	v[0] = READ_ONCE(p->st.tx_packets);
-	v[1] = READ_ONCE(p->st.tx_bytes);
-	v[2] = READ_ONCE(p->st.rx_packets);
-	v[3] = READ_ONCE(p->st.rx_bytes);
-	v[4] = READ_ONCE(p->st.tx_ring_full);
-	v[5] = READ_ONCE(p->st.rx_dropped);
-	v[6] = ivnet_peer_rx_errors(p);
-	v[7] = READ_ONCE(p->st.doorbells);
+	for (i = 0; i < ARRAY_SIZE(ivnet_stats); i++)
+		ethtool_sprintf(&data, "%s", ivnet_stats[i].name);
+	for (id = 0; id < priv->layout.max_peers; id++) {
+		if (id == priv->self)
+			continue;
+		for (i = 0; i < ARRAY_SIZE(ivnet_stats); i++)
+			if (ivnet_stats[i].per_peer)
+				ethtool_sprintf(&data, "peer%u_%s", id, ivnet_stats[i].name);
+	}
 }
 
 static void ivnet_get_ethtool_stats(struct net_device *dev, struct ethtool_stats *stats, u64 *data)
 {
 	struct ivnet_priv *priv = netdev_priv(dev);
-	u64 *g = data, *per = data + N_GLOBAL, v[N_PEER];
+	const struct ivnet_stat_desc *d;
+	u64 *total = data, *per = data + ARRAY_SIZE(ivnet_stats), v;
 	u32 id, i;
 
-	memset(g, 0, N_GLOBAL * sizeof(*g));
+	for (i = 0; i < ARRAY_SIZE(ivnet_stats); i++) {
+		d = &ivnet_stats[i];
+		total[i] = d->dev_off == IVNET_STAT_NONE
+				   ? 0
+				   : READ_ONCE(*(const u64 *)((const char *)priv + d->dev_off));
+	}
 	for (id = 0; id < priv->layout.max_peers; id++) {
 		if (id == priv->self)
 			continue;
-		peer_values(&priv->peer[id], v);
-		for (i = 0; i < N_PEER; i++)
-			per[i] = v[i];
-		per += N_PEER;
-		g[0] += v[0];
-		g[1] += v[1];
-		g[2] += v[2];
-		g[3] += v[3];
-		g[5] += v[4];
-		g[6] += ivnet_peer_tx_errors(&priv->peer[id]);
-		g[7] += v[5];
-		g[8] += v[6];
-		g[9] += v[7];
+		for (i = 0; i < ARRAY_SIZE(ivnet_stats); i++) {
+			d = &ivnet_stats[i];
+			v = ivnet_stat_of_peer(d, &priv->peer[id]);
+			total[i] += v;
+			if (d->per_peer)
+				*per++ = v;
+		}
 	}
-	g[4] = READ_ONCE(priv->tx_unknown);
-	g[6] += READ_ONCE(priv->tx_errors);
-	g[10] = READ_ONCE(priv->interrupts);
-	g[11] = READ_ONCE(priv->interrupts_ctrl);
-	g[12] = READ_ONCE(priv->napi_polls);
 }
 
 const struct ethtool_ops ivnet_ethtool_ops = {

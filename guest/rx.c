@@ -102,7 +102,7 @@ static void resync_requested(struct ivnet_priv *priv)
 {
 	u32 id;
 
-	for_each_set_bit (id, priv->rx_resync, priv->layout.max_peers)
+	for_each_set_bit(id, priv->rx_resync, priv->layout.max_peers)
 		if (test_and_clear_bit(id, priv->rx_resync))
 			ivnet_rx_restart(&priv->peer[id].rx);
 }

@@ -51,9 +51,15 @@ static void meta_from_hdr(struct ivnet_meta *m, const struct virtio_net_hdr *h)
 	m->csum_offset = __virtio16_to_cpu(true, h->csum_offset);
 }
 
-/* One skb into one peer's ring, as is (offloads the peer accepts).
- * Returns -ENOSPC if the ring is full (nothing was written). */
-static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
+/* What became of a frame offered to one peer's ring. */
+enum ivnet_put {
+	IVNET_PUT_QUEUED,  /* reserved in the ring, published at the next flush */
+	IVNET_PUT_DROPPED, /* not sendable (metadata, size): counted in tx_errors */
+	IVNET_PUT_FULL,	   /* the ring has no room: nothing was written */
+};
+
+/* One skb into one peer's ring, as is (offloads the peer accepts). */
+static enum ivnet_put put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
 {
 	struct virtio_net_hdr h;
 	struct ivnet_meta m;
@@ -61,7 +67,7 @@ static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff
 
 	if (virtio_net_hdr_from_skb(skb, &h, true, false, 0) || skb->len > priv->layout.max_frame) {
 		WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
-		return 0;
+		return IVNET_PUT_DROPPED;
 	}
 	/* hdr_len from skb_headlen() is only a hint, and may exceed what a
 	 * receiver checks it against: keep it within the frame */
@@ -70,7 +76,7 @@ static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff
 	d = ivnet_tx_reserve(&p->tx, skb->len, &m);
 	if (!d) {
 		WRITE_ONCE(p->st.tx_ring_full, p->st.tx_ring_full + 1);
-		return -ENOSPC;
+		return IVNET_PUT_FULL;
 	}
 	if (skb_copy_bits(skb, 0, d, skb->len)) {
 		/* cannot happen for a well-formed skb; the frame still goes
@@ -85,7 +91,7 @@ static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff
 		priv->tx_dirty &= ~BIT_ULL(p->id);
 		flush_peer(priv, p);
 	}
-	return 0;
+	return IVNET_PUT_QUEUED;
 }
 
 /*
@@ -93,40 +99,62 @@ static int put(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff
  * endpoint, say) gets them finished here: segmented and checksummed by the
  * kernel's own helpers.
  */
-static int put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p, struct sk_buff *skb)
+static enum ivnet_put put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
+				 struct sk_buff *skb);
+
+/* A super-packet for a peer without GSO, one segment at a time. Segments
+ * that do not fit are dropped: there is no partial requeue. */
+static enum ivnet_put put_segments(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
+				   struct sk_buff *skb)
 {
-	u32 features = READ_ONCE(p->features);
+	enum ivnet_put ret = IVNET_PUT_DROPPED;
 	struct sk_buff *segs, *seg, *next;
 
-	if (skb_is_gso(skb) && !(features & IVNET_F_GSO)) {
-		segs = skb_gso_segment(skb, priv->dev->features & ~NETIF_F_GSO_MASK);
-		if (IS_ERR_OR_NULL(segs)) {
-			WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
-			return 0;
-		}
-		/* segments that do not fit are dropped: no partial requeue */
-		skb_list_walk_safe(segs, seg, next)
-		{
-			skb_mark_not_on_list(seg);
-			put_compat(priv, p, seg);
-			consume_skb(seg);
-		}
-		return 0;
+	segs = skb_gso_segment(skb, priv->dev->features & ~NETIF_F_GSO_MASK);
+	if (IS_ERR_OR_NULL(segs)) {
+		WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
+		return IVNET_PUT_DROPPED;
 	}
-	if (skb->ip_summed == CHECKSUM_PARTIAL && !(features & IVNET_F_CSUM)) {
-		struct sk_buff *copy = skb_copy(skb, GFP_ATOMIC);
-
-		int err;
-
-		if (!copy || skb_checksum_help(copy)) {
-			WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
-			kfree_skb(copy);
-			return 0;
-		}
-		err = put(priv, p, copy);
-		consume_skb(copy);
-		return err;
+	skb_list_walk_safe(segs, seg, next) {
+		skb_mark_not_on_list(seg);
+		if (put_compat(priv, p, seg) == IVNET_PUT_QUEUED)
+			ret = IVNET_PUT_QUEUED;
+		consume_skb(seg);
 	}
+	return ret;
+}
+
+/* A checksum-partial frame for a peer without checksum offload. */
+static enum ivnet_put put_checksummed(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
+				      struct sk_buff *skb)
+{
+	struct sk_buff *copy = skb_copy(skb, GFP_ATOMIC);
+	enum ivnet_put ret;
+
+	if (!copy || skb_checksum_help(copy)) {
+		WRITE_ONCE(priv->tx_errors, priv->tx_errors + 1);
+		kfree_skb(copy);
+		return IVNET_PUT_DROPPED;
+	}
+	ret = put(priv, p, copy);
+	consume_skb(copy);
+	return ret;
+}
+
+/*
+ * A peer that does not take checksum-partial or GSO frames (a userspace
+ * endpoint, say) gets them finished here: segmented and checksummed by the
+ * kernel's own helpers.
+ */
+static enum ivnet_put put_compat(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
+				 struct sk_buff *skb)
+{
+	u32 features = READ_ONCE(p->features);
+
+	if (skb_is_gso(skb) && !(features & IVNET_F_GSO))
+		return put_segments(priv, p, skb);
+	if (skb->ip_summed == CHECKSUM_PARTIAL && !(features & IVNET_F_CSUM))
+		return put_checksummed(priv, p, skb);
 	return put(priv, p, skb);
 }
 
@@ -190,14 +218,21 @@ netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev)
 	} else {
 		struct ivnet_dev_peer *p = ivnet_peer_for_dst(priv, eth->h_dest);
 
+		enum ivnet_put res;
+
 		if (!p) {
 			WRITE_ONCE(priv->tx_unknown, priv->tx_unknown + 1);
-		} else if (put_compat(priv, p, skb) == -ENOSPC) {
+			goto out;
+		}
+		res = put_compat(priv, p, skb);
+		if (res == IVNET_PUT_FULL) {
 			/* full: requeue the frame and wait, unless the peer has
 			 * already shown that it does not consume (then drop) */
 			if (!(READ_ONCE(priv->tx_stalled) & BIT_ULL(p->id)))
 				return wait_for_room(priv, p, skb->len);
-		} else if (READ_ONCE(priv->tx_stalled) & BIT_ULL(p->id)) {
+		} else if (res == IVNET_PUT_QUEUED &&
+			   (READ_ONCE(priv->tx_stalled) & BIT_ULL(p->id))) {
+			/* it consumes again */
 			WRITE_ONCE(priv->tx_stalled, priv->tx_stalled & ~BIT_ULL(p->id));
 		}
 	}

@@ -119,7 +119,7 @@ static _Noreturn void bad(const char *fmt, const char *arg)
 
 static void parse_sizes(struct perf_opts *o, const char *arg)
 {
-	char err[160];
+	char err[PERF_ERRLEN];
 
 	if (perf_parse_sizes(arg, o->sizes, PERF_MAX_SIZES, &o->nsizes, err, sizeof(err)))
 		bad("%s", err);

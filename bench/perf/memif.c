@@ -686,7 +686,7 @@ static _Noreturn void bad(const char *what, const char *arg)
 /* A list (64,1514) or a doubling range (64..1024), as ivnet-perf reads them. */
 static void parse_sizes(struct perf_opts *o, const char *arg)
 {
-	char err[160];
+	char err[PERF_ERRLEN];
 
 	if (perf_parse_sizes(arg, o->sizes, PERF_MAX_SIZES, &o->nsizes, err, sizeof(err))) {
 		fprintf(stderr, PROG ": %s\n", err);

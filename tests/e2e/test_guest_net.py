@@ -256,6 +256,55 @@ def check_keys(nd, st, peers):
            f'{sorted(st)}')
 
 
+def totals_mismatch(st):
+    """The per-peer counters whose peerN_ values do not add up to the total
+    of the same name (every per-peer counter is part of its total, and only
+    the device's own counters are added to them): a label shifted against
+    its value shows here."""
+    sums = {}
+    for key, value in st.items():
+        m = re.match(r'peer\d+_(.+)$', key)
+        if m:
+            sums[m.group(1)] = sums.get(m.group(1), 0) + value
+    expect(sums, f'ethtool -S has no per-peer counters: {sorted(st)}')
+    return {k: (st.get(k), v) for k, v in sums.items() if st.get(k) != v}
+
+
+def pair_mismatch(a, sa, b, sb):
+    """Between two honest guests at rest, what one sent to the other is what
+    the other received from it (or dropped): each counter's value matches
+    its label. Returns the mismatches."""
+    bad = {}
+    for (x, sx), (y, sy) in (((a, sa), (b, sb)), ((b, sb), (a, sa))):
+        for what in ('packets', 'bytes'):
+            sent = sx.get(f'peer{y.id}_tx_{what}')
+            got = sy.get(f'peer{x.id}_rx_{what}')
+            dropped = sy.get(f'peer{x.id}_rx_dropped', 0)
+            if what == 'bytes' and dropped:
+                continue  # the bytes of a dropped frame are not counted
+            if what == 'packets' and got is not None:
+                got += dropped
+            if sent != got:
+                bad[f'{x.name}->{y.name} {what}'] = (sent, got)
+    return bad
+
+
+def check_counters(a, b):
+    """The totals of ethtool -S are the sums of their per-peer columns, and
+    what A counts as sent to B, B counts as received from A. Read at rest,
+    a few times: a frame that arrives between two reads is in one count and
+    not yet in the other."""
+    for _ in range(5):
+        sa, sb = ethtool(a), ethtool(b)
+        bad = {f'{a.name} {k}': v for k, v in totals_mismatch(sa).items()}
+        bad.update({f'{b.name} {k}': v for k, v in totals_mismatch(sb).items()})
+        bad.update(pair_mismatch(a, sa, b, sb))
+        if not bad:
+            return
+        time.sleep(0.5)
+    raise Failure(f'ethtool -S counters disagree (total or sent, sum or received): {bad}')
+
+
 def frozen_receiver(a, b):
     """A pings B FROZEN_PINGS times, fast, while B's QEMU is stopped: B
     armed its ring (if it did) before it froze, so need-wakeup suppression
@@ -434,6 +483,7 @@ def test_pair(ctx):
     sa, sb = ethtool(a), ethtool(b)
     check_keys(a, sa, [b])
     check_keys(b, sb, [a])
+    check_counters(a, b)
     for nd, st, peer in ((a, sa, b), (b, sb, a)):
         summary = ', '.join(f'{k} {st[k]}' for k in ETHTOOL_KEYS)
         note(f'{nd.name}: {summary}')
