@@ -3,7 +3,7 @@
  * control.c - the switch's control socket, as ivnetd's: a client connects,
  * writes one request line (grammar in ctl_parse.h), reads the answer until
  * we close. Answers are iproute2-style text, or one JSON object after -j,
- * from the same calls (host/print.c); errors are "error: REASON" or
+ * from the same calls (host/util/print.c); errors are "error: REASON" or
  * {"error":"REASON"}. `ivnetctl -s PATH ...` speaks it.
  */
 #define _GNU_SOURCE

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ivnetd.h"
+#include "size.h"
 
 #define DEFAULT_SOCKET "/tmp/ivshmem_socket"
 #define DEFAULT_SHM "ivshmem"
@@ -46,45 +47,6 @@ void ivnetd_config_defaults(struct ivnetd_config *cfg)
 	ivnetd_segment_defaults(&cfg->seg[0]);
 	cfg->nseg = 1;
 	snprintf(cfg->pid_file, sizeof(cfg->pid_file), "%s", DEFAULT_PID_FILE);
-}
-
-/* "4194304", "4M", "1G", "512k": bytes, binary multiples. */
-int ivnetd_parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	case '\0':
-		break;
-	default:
-		return -1;
-	}
-	if (*end && (end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2])))
-		return -1;
-	if (v == 0 || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 static int parse_u32(const char *s, uint32_t *out, uint32_t max)
@@ -188,7 +150,7 @@ static int apply_key(struct ivnetd_segment_config *s, const char *key, const cha
 		return 0;
 	}
 	if (!strcmp(key, "size"))
-		return ivnetd_parse_size(v, &s->size);
+		return host_parse_size(v, &s->size);
 	if (!strcmp(key, "vectors"))
 		return parse_u32(v, &s->vectors, IVNET_VECTORS_MAX) ||
 				       s->vectors < IVNET_VECTORS_MIN

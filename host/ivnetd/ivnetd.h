@@ -153,7 +153,6 @@ struct ivnetd {
 int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv);
 void ivnetd_config_defaults(struct ivnetd_config *cfg);
 void ivnetd_segment_defaults(struct ivnetd_segment_config *s);
-int ivnetd_parse_size(const char *s, uint64_t *out);
 int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char *err, size_t n);
 
 /* daemon.c: start (create every region and socket), run, stop. */
