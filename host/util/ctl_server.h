@@ -14,9 +14,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "ctl_io.h"
 #include "host_log.h"
 
-#define CTL_LINE_MAX 1024
 #define CTL_CLIENTS_MAX 32
 #define CTL_PATH_MAX 108 /* sun_path */
 
