@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_err.h"
 #include "ivnetd.h"
 
 int ivnetd_watch_add(struct ivnetd *d, struct ivnetd_watch *w)
@@ -95,7 +96,7 @@ static void signal_event(struct ivnetd *d)
  * sysfs cannot be read still brokers; only placement then refuses. */
 static void read_topology(struct ivnetd *d)
 {
-	char err[160];
+	char err[HOST_ERRLEN];
 
 	d->topo = calloc(1, sizeof(*d->topo));
 	if (!d->topo)

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "host_err.h"
 #include "host_log.h"
 #include "ivnetd.h"
 #include "print.h"
@@ -42,7 +43,7 @@
 #define QMP_TRIES 20	 /* ticks for QEMU to open its QMP socket */
 #define QMP_SLOW_TRIES 3 /* for it to answer (its main loop may not run yet) */
 #define REMOVE_TRIES 240 /* ticks for an exited process to leave its cgroup */
-#define ERR_LEN 320
+#define ERR_LEN HOST_ERRLEN
 
 struct pl_thread {
 	int tid;

@@ -27,6 +27,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "host_err.h"
 #include "vswitch.h"
 
 #define TICK_MS 100
@@ -178,7 +179,7 @@ static void run(struct vsw *s)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	char err[240];
+	char err[HOST_ERRLEN];
 	unsigned int i;
 	int ret, rc = 1, failed = 0;
 
