@@ -8,7 +8,7 @@ set -euo pipefail
 build=$(cd "${1:-build/release}" && pwd)
 n=${N:-20000}
 tmp=$(mktemp -d)
-"$build/host/ivnetd" -F -S "$tmp/seg.sock" -l 16M -n 2 2>"$tmp/ivnetd.log" &
+"$build/host/ivnetd/ivnetd" -F -S "$tmp/seg.sock" -l 16M -n 2 2>"$tmp/ivnetd.log" &
 broker=$!
 trap 'kill $broker 2>/dev/null; wait $broker 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -S "$tmp/seg.sock" ] && break; sleep 0.05; done

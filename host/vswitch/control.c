@@ -3,28 +3,21 @@
  * control.c - the switch's control socket, as ivnetd's: a client connects,
  * writes one request line (grammar in ctl_parse.h), reads the answer until
  * we close. Answers are iproute2-style text, or one JSON object after -j,
- * from the same calls (host/print.c); errors are "error: REASON" or
+ * from the same calls (host/util/print.c); errors are "error: REASON" or
  * {"error":"REASON"}. `ivnetctl -s PATH ...` speaks it.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <rte_mempool.h>
 
-#include "ctl_io.h"
+#include "ctl_server.h"
+#include "host_err.h"
 #include "print.h"
 #include "vswitch.h"
-
-#define LISTEN_TAG UINT64_MAX
 
 /* ------------------------------------------------------------- answers */
 
@@ -184,7 +177,7 @@ static void help(FILE *out)
 static int answer(struct vsw *s, const struct vsw_request *req, FILE *out)
 {
 	struct fdb_print fp;
-	char err[240];
+	char err[HOST_ERRLEN];
 	struct pr p;
 	unsigned int i;
 
@@ -240,142 +233,29 @@ static int answer(struct vsw *s, const struct vsw_request *req, FILE *out)
 
 /* --------------------------------------------------------------- socket */
 
+static void answer_line(void *ctx, const char *line, size_t len, FILE *out)
+{
+	struct vsw *s = ctx;
+	struct vsw_request req;
+	char err[HOST_ERRLEN];
+
+	if (vsw_ctl_parse(line, len, &req, err, sizeof(err))) {
+		ctl_parse_error(out, line, err);
+		return;
+	}
+	if (s->cfg.verbose || req.verb == VSW_CTL_PORT_ADD || req.verb == VSW_CTL_PORT_DEL)
+		vsw_log(s, "control request=%.*s", (int)strcspn(line, "\n"), line);
+	answer(s, &req, out);
+}
+
+static void log_line(void *s, const char *line)
+{
+	vsw_log(s, "%s", line);
+}
+
 int vsw_ctl_start(struct vsw *s)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTEN_TAG};
-	int fd;
+	const struct host_log log = {log_line, s};
 
-	s->ctl_fd = -1;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0)
-		return -errno;
-	if (strlen(s->cfg.control_path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, s->cfg.control_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(s->cfg.control_path);
-	/* it adds and removes ports: owner only */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(s->cfg.control_path, 0600) < 0 || listen(fd, 16) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	s->ctl_fd = fd;
-	return 0;
-}
-
-static void client_close(struct vsw *s, unsigned int i)
-{
-	close(s->client[i]->fd);
-	free(s->client[i]);
-	s->client[i] = NULL;
-}
-
-static void accept_client(struct vsw *s)
-{
-	struct epoll_event ev = {.events = EPOLLIN};
-	unsigned int i;
-	int fd;
-
-	fd = accept4(s->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (i = 0; i < VSW_CTL_CLIENTS_MAX && s->client[i]; i++)
-		;
-	if (i == VSW_CTL_CLIENTS_MAX || !(s->client[i] = calloc(1, sizeof(*s->client[i])))) {
-		vsw_log(s, "control refused reason=too-many-clients");
-		close(fd);
-		return;
-	}
-	s->client[i]->fd = fd;
-	ev.data.u64 = i;
-	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
-		client_close(s, i);
-}
-
-static void reply(struct vsw *s, struct vsw_ctl_client *c)
-{
-	struct vsw_request req;
-	char err[160], *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-
-	if (!out)
-		return;
-	if (vsw_ctl_parse(c->buf, c->len, &req, err, sizeof(err))) {
-		struct pr p;
-
-		pr_init(&p, out, !strncmp(c->buf, "-j", 2));
-		pr_error(&p, "%s", err);
-	} else {
-		if (s->cfg.verbose || req.verb == VSW_CTL_PORT_ADD || req.verb == VSW_CTL_PORT_DEL)
-			vsw_log(s, "control request=%.*s", (int)strcspn(c->buf, "\n"), c->buf);
-		answer(s, &req, out);
-	}
-	fclose(out);
-	ctl_send_answer(c->fd, text, len);
-	free(text);
-}
-
-static void client_event(struct vsw *s, unsigned int i)
-{
-	struct vsw_ctl_client *c = s->client[i];
-	char *nl;
-	ssize_t n;
-
-	n = recv(c->fd, c->buf + c->len, VSW_CTL_LINE_MAX + 1 - c->len, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (c->len)
-			reply(s, c); /* EOF before a newline: answer what came */
-		client_close(s, i);
-		return;
-	}
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	nl = memchr(c->buf, '\n', c->len);
-	if (nl)
-		c->len = (size_t)(nl - c->buf) + 1;
-	if (nl || c->len > VSW_CTL_LINE_MAX) {
-		reply(s, c);
-		client_close(s, i);
-	}
-}
-
-void vsw_ctl_run(struct vsw *s, int timeout_ms)
-{
-	struct epoll_event ev[8];
-	int n, i;
-
-	n = epoll_wait(s->epfd, ev, 8, timeout_ms);
-	for (i = 0; i < n; i++) {
-		if (ev[i].data.u64 == LISTEN_TAG)
-			accept_client(s);
-		else if (ev[i].data.u64 < VSW_CTL_CLIENTS_MAX && s->client[ev[i].data.u64])
-			client_event(s, (unsigned int)ev[i].data.u64);
-	}
-}
-
-void vsw_ctl_stop(struct vsw *s)
-{
-	unsigned int i;
-
-	for (i = 0; i < VSW_CTL_CLIENTS_MAX; i++)
-		if (s->client[i])
-			client_close(s, i);
-	if (s->ctl_fd >= 0) {
-		close(s->ctl_fd);
-		unlink(s->cfg.control_path);
-		s->ctl_fd = -1;
-	}
-	if (s->epfd >= 0)
-		close(s->epfd);
-	s->epfd = -1;
+	return ctl_server_start(&s->ctl, s->cfg.control_path, answer_line, s, &log);
 }

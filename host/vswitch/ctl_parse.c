@@ -163,37 +163,24 @@ static int spec_words(char **w, int n, struct vsw_port_spec *s, char *err, size_
 	return 0;
 }
 
-/* Split a line into words; checks it is printable ASCII. Returns n or -1. */
-static int split(char *buf, const char *line, size_t len, char **w, char *err, size_t el)
-{
-	return ctl_words(line, len, buf, VSW_CTL_LINE_MAX, w, MAX_WORDS, err, el);
-}
-
 int vsw_spec_parse(const char *line, struct vsw_port_spec *spec, char *err, size_t errlen)
 {
-	char buf[VSW_CTL_LINE_MAX + 1], *w[MAX_WORDS];
-	int n = split(buf, line, strlen(line), w, err, errlen);
+	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
+	int n = ctl_words(line, strlen(line), buf, CTL_LINE_MAX, w, MAX_WORDS, err, errlen);
 
 	return n < 0 ? -1 : spec_words(w, n, spec, err, errlen);
 }
 
 int vsw_ctl_parse(const char *line, size_t len, struct vsw_request *req, char *err, size_t errlen)
 {
-	char buf[VSW_CTL_LINE_MAX + 1], *w[MAX_WORDS];
+	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
 	int n, i = 0;
 
 	memset(req, 0, sizeof(*req));
-	n = split(buf, line, len, w, err, errlen);
+	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
 	if (n < 0)
 		return -1;
-	if (n > 0 && !strcmp(w[0], "-j")) {
-		req->json = 1;
-		i = 1;
-	}
-	if (i == n) {
-		snprintf(err, errlen, "empty request (try: help)");
-		return -1;
-	}
+	i = req->json;
 #define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
 #define ALONE(k) (n == i + (k))
 	if (IS(0, "status") && ALONE(1))

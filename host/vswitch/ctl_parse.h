@@ -34,10 +34,12 @@
 
 #include <stddef.h>
 
+#include "ctl_io.h"
+
 #define VSW_NAME_MAX 32
 #define VSW_PATH_MAX 108 /* sun_path */
 #define VSW_DEV_MAX 256
-#define VSW_CTL_LINE_MAX 1024
+#define VSW_CTL_LINE_MAX CTL_LINE_MAX
 
 enum vsw_port_kind {
 	VSW_PORT_VHOST,

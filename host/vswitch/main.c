@@ -27,6 +27,7 @@
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
+#include "host_err.h"
 #include "vswitch.h"
 
 #define TICK_MS 100
@@ -145,7 +146,7 @@ static void teardown(struct vsw *s)
 {
 	unsigned int i;
 
-	vsw_ctl_stop(s);
+	ctl_server_stop(&s->ctl);
 	vsw_port_del_all(s);
 	for (i = 0; s->worker && i < s->nworkers; i++)
 		free(s->worker[i].ports);
@@ -171,14 +172,14 @@ static void run(struct vsw *s)
 			if (n && s->cfg.verbose)
 				vsw_log(s, "fdb aged=%u", n);
 		}
-		vsw_ctl_run(s, TICK_MS);
+		ctl_server_run(&s->ctl, TICK_MS);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	char err[240];
+	char err[HOST_ERRLEN];
 	unsigned int i;
 	int ret, rc = 1, failed = 0;
 
@@ -198,7 +199,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	sw.ctl_fd = sw.epfd = -1;
+	ctl_server_init(&sw.ctl);
 	sw.started_at = time(NULL);
 	sw.start_ns = mono_ns();
 	sw.now_s = clock_s(&sw);

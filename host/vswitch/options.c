@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_err.h"
 #include "vswitch.h"
 
 #define DEFAULT_CONTROL "/run/ivnet-vswitch.ctl"
@@ -62,7 +63,7 @@ int vsw_parse_args(struct vsw_config *cfg, int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char err[160];
+	char err[HOST_ERRLEN];
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));

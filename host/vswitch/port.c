@@ -18,6 +18,7 @@
 #include <rte_errno.h>
 #include <rte_pci.h>
 
+#include "host_err.h"
 #include "vswitch.h"
 
 #define RX_DESC 1024
@@ -384,7 +385,7 @@ int vsw_port_del(struct vsw *s, const char *name, char *err, size_t el)
 void vsw_port_del_all(struct vsw *s)
 {
 	unsigned int i;
-	char err[160];
+	char err[HOST_ERRLEN];
 
 	for (i = 0; i < VSW_PORTS_MAX; i++)
 		if (s->port[i])

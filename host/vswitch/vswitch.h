@@ -26,6 +26,7 @@
 #include <rte_ring.h>
 
 #include "ctl_parse.h"
+#include "ctl_server.h"
 #include "fdb.h"
 #include "ivnet_endpoint.h"
 
@@ -37,7 +38,6 @@
 #define VSW_FDB_DEFAULT 4096   /* MACs */
 #define VSW_AGING_DEFAULT 300  /* seconds */
 #define VSW_MBUFS_DEFAULT 8191 /* a power of two minus one suits mempools */
-#define VSW_CTL_CLIENTS_MAX 16
 
 /* Counters of one port, kept per worker: each row has one writer. */
 struct vsw_port_counters {
@@ -130,12 +130,6 @@ struct vsw_config {
 	int n_initial;
 };
 
-struct vsw_ctl_client {
-	int fd;
-	size_t len;
-	char buf[VSW_CTL_LINE_MAX + 1];
-};
-
 struct vsw {
 	struct vsw_config cfg;
 	struct rte_mempool *pool;
@@ -147,11 +141,9 @@ struct vsw {
 	/* one row per worker; [worker][slot] */
 	struct vsw_port_counters (*cnt)[VSW_PORTS_MAX];
 	struct vsw_ivnet_counters ivc[VSW_PORTS_MAX];
-	uint32_t now_s; /* the switch clock, seconds since start (atomic) */
-	int quit;	/* atomic */
-	int ctl_fd;
-	int epfd;
-	struct vsw_ctl_client *client[VSW_CTL_CLIENTS_MAX];
+	uint32_t now_s;	       /* the switch clock, seconds since start (atomic) */
+	int quit;	       /* atomic */
+	struct ctl_server ctl; /* host/util/ctl_server.c */
 	int64_t started_at;
 	uint64_t start_ns;
 };
@@ -186,8 +178,6 @@ int vsw_worker_main(void *arg); /* arg: its struct vsw_worker */
 
 /* control.c: the control socket (main lcore). */
 int vsw_ctl_start(struct vsw *s);
-void vsw_ctl_stop(struct vsw *s);
-void vsw_ctl_run(struct vsw *s, int timeout_ms);
 
 /* Counters added up over workers. */
 void vsw_port_counters_sum(struct vsw *s, uint16_t slot, struct vsw_port_counters *out);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "ivnetd.h"
+#include "size.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -37,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		text[size] = '\0';
 		ivnetd_segment_defaults(&seg);
 		ivnetd_parse_segment(&seg, text, err, sizeof(err));
-		ivnetd_parse_size(text, &bytes);
+		host_parse_size(text, &bytes);
 	}
 	return 0;
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target: QMP replies (host/qmp.c), the peer's word. Whatever the
+ * libFuzzer target: QMP replies (host/placement/qmp.c), the peer's word. Whatever the
  * bytes, the reader must return a kind or -1 with a reason, never read past
  * them, and every CPU it accepts must be in range and listed once.
  */

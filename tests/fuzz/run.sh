@@ -13,16 +13,17 @@ set -eu
 src=$1 out=$2 target=$3
 shift 3
 case $target in
-ctl) files="$src/host/ctl_parse.c $src/host/ctl_io.c $src/host/options.c $src/host/placement_config.c $src/host/cpus.c" ;;
+ctl) files="$src/host/ivnetd/ctl_parse.c $src/host/util/ctl_io.c $src/host/ivnetd/options.c $src/host/util/size.c $src/host/placement/placement_config.c $src/host/util/cpus.c" ;;
 region) files="$src/abi/ivnet_layout.c $src/abi/ivnet_ring.c" ;;
-qmp) files="$src/host/qmp.c" ;;
-vswctl) files="$src/host/vswitch/ctl_parse.c $src/host/ctl_io.c" ;;
+qmp) files="$src/host/placement/qmp.c" ;;
+vswctl) files="$src/host/vswitch/ctl_parse.c $src/host/util/ctl_io.c" ;;
 *) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus-$target"
 cp "$src/tests/fuzz/corpus/$target/"* "$out/corpus-$target/" 2>/dev/null || true
 clang -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-I"$src/abi" -I"$src/lib" -I"$src/host" -o "$out/fuzz_$target" \
+	-I"$src/abi" -I"$src/lib" -I"$src/host" -I"$src/host/util" \
+	-I"$src/host/ivnetd" -I"$src/host/placement" -o "$out/fuzz_$target" \
 	"$src/tests/fuzz/fuzz_$target.c" $files
 cd "$out"
 exec "./fuzz_$target" -max_len=8192 "$@" "corpus-$target"

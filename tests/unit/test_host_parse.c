@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "ivnetd.h"
+#include "size.h"
 #include "testlib.h"
 
 static int parse(struct ivnetd_config *c, const char *const *argv)
@@ -122,16 +123,16 @@ static void test_sizes(void)
 {
 	uint64_t v;
 
-	CHECK(ivnetd_parse_size("4194304", &v) == 0 && v == 4194304);
-	CHECK(ivnetd_parse_size("4M", &v) == 0 && v == 4ULL << 20);
-	CHECK(ivnetd_parse_size("512k", &v) == 0 && v == 512ULL << 10);
-	CHECK(ivnetd_parse_size("2GB", &v) == 0 && v == 2ULL << 30);
-	CHECK(ivnetd_parse_size("1T", &v) == 0 && v == 1ULL << 40);
-	CHECK(ivnetd_parse_size("", &v) < 0);
-	CHECK(ivnetd_parse_size("-1", &v) < 0);
-	CHECK(ivnetd_parse_size("1MM", &v) < 0);
-	CHECK(ivnetd_parse_size("99999999999999999999", &v) < 0);
-	CHECK(ivnetd_parse_size("20000000T", &v) < 0);
+	CHECK(host_parse_size("4194304", &v) == 0 && v == 4194304);
+	CHECK(host_parse_size("4M", &v) == 0 && v == 4ULL << 20);
+	CHECK(host_parse_size("512k", &v) == 0 && v == 512ULL << 10);
+	CHECK(host_parse_size("2GB", &v) == 0 && v == 2ULL << 30);
+	CHECK(host_parse_size("1T", &v) == 0 && v == 1ULL << 40);
+	CHECK(host_parse_size("", &v) < 0);
+	CHECK(host_parse_size("-1", &v) < 0);
+	CHECK(host_parse_size("1MM", &v) < 0);
+	CHECK(host_parse_size("99999999999999999999", &v) < 0);
+	CHECK(host_parse_size("20000000T", &v) < 0);
 }
 
 static void test_requests(void)

@@ -32,7 +32,7 @@ def main():
                                    [os.path.join(build, 'guest', 'ivnet.ko')],
                                    ['iperf3', 'ethtool'])
     step(f'ivnetd -F -S {sock} -l 64M')
-    broker = subprocess.Popen([os.path.join(build, 'host', 'ivnetd'), '-F', '-S', sock,
+    broker = subprocess.Popen([os.path.join(build, 'host', 'ivnetd', 'ivnetd'), '-F', '-S', sock,
                                '-l', '64M', '--name', 'demo'],
                               stderr=subprocess.STDOUT, stdout=open(os.path.join(tmp, 'ivnetd.log'), 'w'))
     guests = []

@@ -176,88 +176,89 @@ static void label_hotplugged(virDomainPtr dom, const struct want *w)
 			virDomainGetName(dom), err);
 }
 
-int ivlv_attach(struct ivlv *c, const struct ivlv_opts *o)
+/* What attach found and did, for its report. */
+struct outcome {
+	int in_cfg, in_live; /* ABSENT or SAME, where asked */
+	int pinning;
+};
+
+static void report(struct ivlv *c, const struct ivlv_opts *o, const struct ivlv_target *t,
+		   const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
 {
-	int config = o->config || !o->live, live = o->live, in_cfg = ABSENT, in_live = ABSENT;
-	int ret = -1, pinning = 0;
-	virDomainPtr dom = NULL;
-	xmlDocPtr cfg = NULL, run = NULL;
-	struct ivlv_pin pin;
-	struct want w;
-	char cpus[256], err[IVLV_ERRLEN];
+	int cfg_new = t->config && r->in_cfg == ABSENT, live_new = t->live && r->in_live == ABSENT;
+	int cfg_same = t->config && r->in_cfg == SAME, live_same = t->live && r->in_live == SAME;
+	char cpus[256];
 
-	if (resolve_segment(c, o, &w) || ivlv_connect(c, o->uri))
-		return -1;
-	dom = ivlv_domain(c, o->domain);
-	if (!dom)
-		return -1;
-	if (o->pin && resolve_pin(c, o, &pin))
-		goto out;
-	if (config && virDomainIsPersistent(dom) != 1) {
-		ivlv_fail(c, "%s is transient: it has no definition to change (use --live)",
-			  o->domain);
-		goto out;
-	}
-	if (live && virDomainIsActive(dom) != 1) {
-		ivlv_fail(c, "%s is not running (--live)", o->domain);
-		goto out;
-	}
-	if (config && (!(cfg = ivlv_domain_xml(c, dom, 1)) ||
-		       (in_cfg = present(c, dom, cfg, &w, "config")) < 0))
-		goto out;
-	if (live && (!(run = ivlv_domain_xml(c, dom, 0)) ||
-		     (in_live = present(c, dom, run, &w, "live")) < 0))
-		goto out;
+	if (cfg_new || live_new)
+		fprintf(c->out, "%s: attached to segment %s (socket %s, %u vectors; %s)\n",
+			o->domain, w->seg.name, w->seg.socket, w->seg.vectors,
+			ivlv_where(cfg_new, live_new));
+	if (cfg_same || live_same)
+		fprintf(c->out, "%s: already attached to segment %s (%s): left as it is\n",
+			o->domain, w->seg.name, ivlv_where(cfg_same, live_same));
+	if (!o->pin)
+		return;
+	ivlv_cpulist_format(pin->cpus, IVLV_CPUS_MAX, cpus, sizeof(cpus));
+	if (r->pinning)
+		fprintf(c->out, "%s: vCPUs pinned to %s (%s), emulator to %s (%s)\n", o->domain,
+			cpus, pin->policy == IVLV_PIN_SPREAD ? "spread" : "pack", cpus,
+			ivlv_where(t->config, t->live));
+	else
+		fprintf(c->out, "%s: the broker's placement of %s is 'none': not pinned\n",
+			o->domain, w->seg.name);
+}
 
-	/* The definition is edited in memory first: nothing has changed yet
-	 * if that fails. */
-	pinning = o->pin && pin.policy != IVLV_PIN_NONE;
-	if (config && in_cfg == ABSENT && add_to_definition(c, cfg, &w))
-		goto out;
-	if (config && pinning && ivlv_cputune_set(cfg, &pin, err, sizeof(err))) {
-		ivlv_fail(c, "%s: %s", o->domain, err);
-		goto out;
-	}
-	if (live && in_live == ABSENT && hotplug(c, dom, &w))
-		goto out;
-	if (config && (in_cfg == ABSENT || pinning) && ivlv_domain_define(c, dom, cfg)) {
-		if (live && in_live == ABSENT) {
+/* Everything checked, the definition edited in memory first (nothing has
+ * changed yet if that fails), then live, then the definition saved. */
+static int apply(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_target *t,
+		 const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
+{
+	int cfg_new = t->config && r->in_cfg == ABSENT, live_new = t->live && r->in_live == ABSENT;
+	char err[IVLV_ERRLEN];
+
+	if (cfg_new && add_to_definition(c, t->cfg, w))
+		return -1;
+	if (t->config && r->pinning && ivlv_cputune_set(t->cfg, pin, err, sizeof(err)))
+		return ivlv_fail(c, "%s: %s", o->domain, err);
+	if (live_new && hotplug(c, t->dom, w))
+		return -1;
+	if ((cfg_new || (t->config && r->pinning)) && ivlv_domain_define(c, t->dom, t->cfg)) {
+		if (live_new) {
 			memcpy(err, c->err, sizeof(err));
 			ivlv_fail(c, "%s (the running domain got the device all the same)", err);
 		}
-		goto out;
+		return -1;
 	}
-	if (live && pinning && ivlv_pin_live(c, dom, &pin))
-		goto out;
-	if (live && in_live == ABSENT)
-		label_hotplugged(dom, &w);
+	if (t->live && r->pinning && ivlv_pin_live(c, t->dom, pin))
+		return -1;
+	if (live_new)
+		label_hotplugged(t->dom, w);
+	return 0;
+}
 
-	if ((config && in_cfg == ABSENT) || (live && in_live == ABSENT))
-		fprintf(c->out, "%s: attached to segment %s (socket %s, %u vectors; %s%s%s)\n",
-			o->domain, w.seg.name, w.seg.socket, w.seg.vectors,
-			config && in_cfg == ABSENT ? "config" : "",
-			config && in_cfg == ABSENT && live && in_live == ABSENT ? ", " : "",
-			live && in_live == ABSENT ? "live" : "");
-	if ((config && in_cfg == SAME) || (live && in_live == SAME))
-		fprintf(c->out, "%s: already attached to segment %s (%s%s%s): left as it is\n",
-			o->domain, w.seg.name, config && in_cfg == SAME ? "config" : "",
-			config && in_cfg == SAME && live && in_live == SAME ? ", " : "",
-			live && in_live == SAME ? "live" : "");
-	if (o->pin) {
-		ivlv_cpulist_format(pin.cpus, IVLV_CPUS_MAX, cpus, sizeof(cpus));
-		if (pinning)
-			fprintf(c->out, "%s: vCPUs pinned to %s (%s), emulator to %s (%s%s%s)\n",
-				o->domain, cpus, pin.policy == IVLV_PIN_SPREAD ? "spread" : "pack",
-				cpus, config ? "config" : "", config && live ? ", " : "",
-				live ? "live" : "");
-		else
-			fprintf(c->out, "%s: the broker's placement of %s is 'none': not pinned\n",
-				o->domain, w.seg.name);
-	}
+int ivlv_attach(struct ivlv *c, const struct ivlv_opts *o)
+{
+	struct outcome r = {ABSENT, ABSENT, 0};
+	struct ivlv_target t;
+	struct ivlv_pin pin;
+	struct want w;
+	int ret = -1;
+
+	memset(&t, 0, sizeof(t));
+	if (resolve_segment(c, o, &w) || ivlv_target_open(c, o, &t))
+		goto out;
+	if (o->pin && resolve_pin(c, o, &pin))
+		goto out;
+	if (t.config && (r.in_cfg = present(c, t.dom, t.cfg, &w, "config")) < 0)
+		goto out;
+	if (t.live && (r.in_live = present(c, t.dom, t.run, &w, "live")) < 0)
+		goto out;
+	r.pinning = o->pin && pin.policy != IVLV_PIN_NONE;
+	if (apply(c, o, &t, &w, &pin, &r))
+		goto out;
+	report(c, o, &t, &w, &pin, &r);
 	ret = 0;
 out:
-	xmlFreeDoc(cfg);
-	xmlFreeDoc(run);
-	virDomainFree(dom);
+	ivlv_target_close(&t);
 	return ret;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * broker.c - ivnetd's control socket: one request line per connection,
- * answered in JSON (-j) and closed (host/control.c). Everything read back
+ * answered in JSON (-j) and closed (host/ivnetd/control.c). Everything read back
  * is checked before use: types, lengths, ranges.
  *
  * Every socket call has a timeout, connect included (a full backlog blocks

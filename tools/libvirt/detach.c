@@ -59,56 +59,37 @@ static int unplug(struct ivlv *c, virDomainPtr dom, const struct ivlv_shmem *s)
 
 int ivlv_detach(struct ivlv *c, const struct ivlv_opts *o)
 {
-	int config = o->config || !o->live, live = o->live, in_cfg = 0, in_live = 0, ret = -1;
 	struct ivlv_shmem scfg, slive;
-	virDomainPtr dom = NULL;
-	xmlDocPtr cfg = NULL, run = NULL;
+	struct ivlv_target t;
+	int in_cfg, in_live, ret = -1;
 
-	if (ivlv_connect(c, o->uri))
-		return -1;
-	dom = ivlv_domain(c, o->domain);
-	if (!dom)
-		return -1;
-	if (config && virDomainIsPersistent(dom) != 1) {
-		ivlv_fail(c, "%s is transient: it has no definition to change (use --live)",
-			  o->domain);
+	if (ivlv_target_open(c, o, &t))
 		goto out;
-	}
-	if (live && virDomainIsActive(dom) != 1) {
-		ivlv_fail(c, "%s is not running (--live)", o->domain);
-		goto out;
-	}
-	if (config && !(cfg = ivlv_domain_xml(c, dom, 1)))
-		goto out;
-	if (live && !(run = ivlv_domain_xml(c, dom, 0)))
-		goto out;
-	in_cfg = cfg && ivlv_shmem_find(cfg, o->segment, NULL, &scfg);
-	in_live = run && ivlv_shmem_find(run, o->segment, NULL, &slive);
+	in_cfg = t.cfg && ivlv_shmem_find(t.cfg, o->segment, NULL, &scfg);
+	in_live = t.run && ivlv_shmem_find(t.run, o->segment, NULL, &slive);
 	if (!in_cfg && !in_live) {
-		ivlv_fail(c, "%s is not attached to segment %s (%s%s%s)", o->domain, o->segment,
-			  config ? "config" : "", config && live ? ", " : "", live ? "live" : "");
+		ivlv_fail(c, "%s is not attached to segment %s (%s)", o->domain, o->segment,
+			  ivlv_where(t.config, t.live));
 		goto out;
 	}
-	if (in_live && unplug(c, dom, &slive))
+	if (in_live && unplug(c, t.dom, &slive))
 		goto out;
 	if (in_cfg) {
 		xmlUnlinkNode(scfg.node);
 		xmlFreeNode(scfg.node);
-		if (ivlv_domain_define(c, dom, cfg))
+		if (ivlv_domain_define(c, t.dom, t.cfg))
 			goto out;
 	}
-	fprintf(c->out, "%s: detached from segment %s (%s%s%s)\n", o->domain, o->segment,
-		in_cfg ? "config" : "", in_cfg && in_live ? ", " : "", in_live ? "live" : "");
-	if (config && !in_cfg)
+	fprintf(c->out, "%s: detached from segment %s (%s)\n", o->domain, o->segment,
+		ivlv_where(in_cfg, in_live));
+	if (t.config && !in_cfg)
 		fprintf(c->out, "%s: its definition was not on segment %s\n", o->domain,
 			o->segment);
-	if (live && !in_live)
+	if (t.live && !in_live)
 		fprintf(c->out, "%s: the running domain was not on segment %s\n", o->domain,
 			o->segment);
 	ret = 0;
 out:
-	xmlFreeDoc(cfg);
-	xmlFreeDoc(run);
-	virDomainFree(dom);
+	ivlv_target_close(&t);
 	return ret;
 }

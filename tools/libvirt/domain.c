@@ -120,3 +120,39 @@ int ivlv_domain_define(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc)
 	virDomainFree(again);
 	return 0;
 }
+
+int ivlv_target_open(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_target *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->config = o->config || !o->live;
+	t->live = o->live;
+	if (ivlv_connect(c, o->uri))
+		return -1;
+	t->dom = ivlv_domain(c, o->domain);
+	if (!t->dom)
+		return -1;
+	if (t->config && virDomainIsPersistent(t->dom) != 1)
+		return ivlv_fail(c, "%s is transient: it has no definition to change (use --live)",
+				 o->domain);
+	if (t->live && virDomainIsActive(t->dom) != 1)
+		return ivlv_fail(c, "%s is not running (--live)", o->domain);
+	if (t->config && !(t->cfg = ivlv_domain_xml(c, t->dom, 1)))
+		return -1;
+	if (t->live && !(t->run = ivlv_domain_xml(c, t->dom, 0)))
+		return -1;
+	return 0;
+}
+
+void ivlv_target_close(struct ivlv_target *t)
+{
+	xmlFreeDoc(t->cfg);
+	xmlFreeDoc(t->run);
+	if (t->dom)
+		virDomainFree(t->dom);
+	memset(t, 0, sizeof(*t));
+}
+
+const char *ivlv_where(int config, int live)
+{
+	return config && live ? "config, live" : config ? "config" : live ? "live" : "";
+}

@@ -103,6 +103,19 @@ xmlDocPtr ivlv_domain_xml(struct ivlv *c, virDomainPtr dom, int inactive);
 int ivlv_domain_define(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc);
 const char *ivlv_libvirt_error(void);
 
+/* The domain a command changes, checked for what it asks (--config: a
+ * definition; --live: running), with those XML documents. */
+struct ivlv_target {
+	virDomainPtr dom;
+	xmlDocPtr cfg, run; /* NULL where not asked */
+	int config, live;
+};
+
+int ivlv_target_open(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_target *t);
+void ivlv_target_close(struct ivlv_target *t);
+/* "config", "live", "config, live": where a change went. */
+const char *ivlv_where(int config, int live);
+
 /* shmem.c: the <shmem> device. */
 struct ivlv_shmem {
 	xmlNodePtr node;

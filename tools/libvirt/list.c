@@ -3,7 +3,7 @@
  * list.c - `list [-j]`: which domains are on which segment, from their
  * definitions and running XML: every ivshmem-doorbell <shmem> with a
  * server socket, one line (or JSON object) per domain and device, through
- * the printer ivnetd uses (host/print.c), with the domain's pinning (from
+ * the printer ivnetd uses (host/util/print.c), with the domain's pinning (from
  * its definition, or the running XML of a transient domain):
  *
  *   vm1 segment ivnet socket /run/ivnet/ivnet.sock vectors 2 config live state running

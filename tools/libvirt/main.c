@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "ivlv.h"
-#include "ivnetd.h" /* ivnetd_parse_size: the sizes ivnetd -l takes */
+#include "size.h" /* the sizes ivnetd -l takes */
 
 #define LINE_ARGS_MAX 64
 
@@ -173,7 +173,7 @@ static int parse_option(struct cmdline *cl, int opt, const char *arg)
 			       : 0;
 	case 'l':
 		cl->given |= O_SIZE;
-		if (ivnetd_parse_size(arg, &o->size) || !o->size)
+		if (host_parse_size(arg, &o->size) || !o->size)
 			return bad_value(cl, "bad --size '%.32s' (like 64M)", arg);
 		if (o->size & (o->size - 1))
 			return bad_value(

@@ -49,3 +49,8 @@ void ivnetd_log(struct ivnetd *d, const char *fmt, ...)
 	fputc('\n', out);
 	fflush(out);
 }
+
+void ivnetd_log_line(void *d, const char *line)
+{
+	ivnetd_log(d, "%s", line);
+}

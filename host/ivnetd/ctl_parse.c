@@ -158,21 +158,14 @@ static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char
 int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
 		     size_t errlen)
 {
-	char buf[IVNETD_CTL_LINE_MAX + 1], *w[MAX_WORDS];
+	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
 	int n, i = 0;
 
 	memset(req, 0, sizeof(*req));
-	n = ctl_words(line, len, buf, IVNETD_CTL_LINE_MAX, w, MAX_WORDS, err, errlen);
+	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
 	if (n < 0)
 		return -1;
-	if (n > 0 && !strcmp(w[0], "-j")) {
-		req->json = 1;
-		i = 1;
-	}
-	if (i == n) {
-		snprintf(err, errlen, "empty request (try: help)");
-		return -1;
-	}
+	i = req->json;
 #define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
 	if (IS(0, "status") && n == i + 1) {
 		req->verb = IVNETD_CTL_STATUS;

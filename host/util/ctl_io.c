@@ -47,6 +47,21 @@ int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int
 	return n;
 }
 
+int ctl_request_words(const char *line, size_t len, char *buf, char **w, int maxw, int *json,
+		      char *err, size_t errlen)
+{
+	int n = ctl_words(line, len, buf, CTL_LINE_MAX, w, maxw, err, errlen);
+
+	if (n < 0)
+		return -1;
+	*json = n > 0 && !strcmp(w[0], "-j");
+	if (n == *json) {
+		snprintf(err, errlen, "empty request (try: help)");
+		return -1;
+	}
+	return n;
+}
+
 void ctl_send_answer(int fd, const char *text, size_t len)
 {
 	struct timeval tv = {.tv_sec = 1};

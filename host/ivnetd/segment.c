@@ -386,7 +386,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 	}
 	/* The plan says which node the region's pages go to, before they
 	 * are first touched. */
-	ret = ivnetd_placement_start(s, &node);
+	ret = ivnetd_placement_start(&d->place, s, &node);
 	if (ret)
 		goto err_placement;
 	ret = region_create(s, node, err);

@@ -25,18 +25,12 @@
  * error is "error: REASON" in text, {"error":"REASON"} in JSON.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl_io.h"
+#include "host_err.h"
 #include "ivnetd.h"
 #include "print.h"
 
@@ -222,7 +216,7 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 		return pr_error(p, "no peer with that id in segment '%s'", req->segment);
 	label_one(d, s, q, req);
 	if (req->qmp[0]) {
-		char err[320];
+		char err[HOST_ERRLEN];
 
 		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
 			return pr_error(p, "%s", err);
@@ -254,7 +248,7 @@ static int uplink_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, s
 static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, struct pr *p)
 {
 	struct ivnetd_segment *s = find_segment(d, req->segment);
-	char err[320];
+	char err[HOST_ERRLEN];
 
 	if (!s)
 		return pr_error(p, "no segment '%s'", req->segment);
@@ -344,129 +338,28 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 
 /* --------------------------------------------------------------- socket */
 
+static void answer_line(void *ctx, const char *line, size_t len, FILE *out)
+{
+	struct ivnetd *d = ctx;
+	struct ivnetd_ctl_request req;
+	char err[HOST_ERRLEN];
+
+	if (d->cfg.verbose)
+		ivnetd_log(d, "control request=%.*s", (int)strcspn(line, "\n"), line);
+	if (ivnetd_ctl_parse(line, len, &req, err, sizeof(err)))
+		ctl_parse_error(out, line, err);
+	else
+		ivnetd_ctl_answer(d, &req, out);
+}
+
 int ivnetd_ctl_start(struct ivnetd *d)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
+	const struct host_log log = {ivnetd_log_line, d};
+	int err = ctl_server_start(&d->ctl, d->cfg.control_path, answer_line, d, &log);
 
-	if (strlen(d->cfg.control_path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, d->cfg.control_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(d->cfg.control_path);
-	/* The control socket tells who is on which segment: owner only. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(d->cfg.control_path, 0600) < 0 || listen(fd, 16) < 0) {
-		int e = errno;
-
-		close(fd);
-		return -e;
-	}
-	d->ctl.kind = IVNETD_W_CTL_LISTEN;
-	d->ctl.fd = fd;
-	return ivnetd_watch_add(d, &d->ctl);
-}
-
-static void client_close(struct ivnetd *d, struct ivnetd_ctl_client *c)
-{
-	int i;
-
-	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX; i++)
-		if (d->ctl_client[i] == c)
-			d->ctl_client[i] = NULL;
-	ivnetd_bury(d, &c->w);
-}
-
-void ivnetd_ctl_accept(struct ivnetd *d)
-{
-	struct ivnetd_ctl_client *c;
-	int fd, i;
-
-	fd = accept4(d->ctl.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
-		return;
-	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX && d->ctl_client[i]; i++)
-		;
-	c = i < IVNETD_CTL_CLIENTS_MAX ? calloc(1, sizeof(*c)) : NULL;
-	if (!c) {
-		ivnetd_log(d, "control refused reason=too-many-clients");
-		close(fd);
-		return;
-	}
-	c->w.kind = IVNETD_W_CTL_CLIENT;
-	c->w.fd = fd;
-	d->ctl_client[i] = c;
-	if (ivnetd_watch_add(d, &c->w))
-		client_close(d, c);
-}
-
-static void reply(struct ivnetd *d, struct ivnetd_ctl_client *c)
-{
-	struct ivnetd_ctl_request req;
-	char err[160], *text = NULL;
-	size_t len = 0;
-	FILE *out = open_memstream(&text, &len);
-
-	if (!out)
-		return;
-	if (ivnetd_ctl_parse(c->buf, c->len, &req, err, sizeof(err))) {
-		struct pr p;
-
-		/* the request asked for JSON if it began with -j */
-		pr_init(&p, out, !strncmp(c->buf, "-j", 2));
-		pr_error(&p, "%s", err);
-	} else {
-		ivnetd_ctl_answer(d, &req, out);
-	}
-	fclose(out);
-	ctl_send_answer(c->w.fd, text, len);
-	free(text);
-}
-
-void ivnetd_ctl_event(struct ivnetd *d, struct ivnetd_ctl_client *c, uint32_t events)
-{
-	ssize_t n;
-	char *nl;
-
-	if (events & (EPOLLERR | EPOLLHUP) && !(events & EPOLLIN)) {
-		client_close(d, c);
-		return;
-	}
-	n = recv(c->w.fd, c->buf + c->len, IVNETD_CTL_LINE_MAX + 1 - c->len, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		/* EOF before a newline: answer what came, if anything */
-		if (c->len)
-			reply(d, c);
-		client_close(d, c);
-		return;
-	}
-	c->len += (size_t)n;
-	c->buf[c->len] = '\0';
-	nl = memchr(c->buf, '\n', c->len);
-	if (nl)
-		c->len = (size_t)(nl - c->buf) + 1;
-	if (nl || c->len > IVNETD_CTL_LINE_MAX) {
-		if (d->cfg.verbose)
-			ivnetd_log(d, "control request=%.*s", (int)(nl ? nl - c->buf : 64), c->buf);
-		reply(d, c);
-		client_close(d, c);
-	}
-}
-
-void ivnetd_ctl_stop(struct ivnetd *d)
-{
-	int i;
-
-	for (i = 0; i < IVNETD_CTL_CLIENTS_MAX; i++)
-		if (d->ctl_client[i])
-			client_close(d, d->ctl_client[i]);
-	if (d->ctl.fd >= 0) {
-		close(d->ctl.fd);
-		unlink(d->cfg.control_path);
-		d->ctl.fd = -1;
-	}
+	if (err)
+		return err;
+	d->ctl_w.kind = IVNETD_W_CONTROL;
+	d->ctl_w.fd = d->ctl.epfd;
+	return ivnetd_watch_add(d, &d->ctl_w);
 }

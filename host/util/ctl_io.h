@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#define CTL_LINE_MAX 1024 /* a request line, without its newline */
+
 /*
  * Split line[0..len) (one trailing newline allowed) into at most maxw
  * words separated by spaces or tabs, in buf (max + 1 bytes); w[] points
@@ -17,6 +19,15 @@
  */
 int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int maxw, char *err,
 	      size_t errlen);
+
+/*
+ * The words of a request into buf (CTL_LINE_MAX + 1 bytes), with the
+ * leading -j (a JSON answer) taken off into *json. Returns the number of
+ * words, the first (the verb) at w[*json], or -1 with a reason in err; an
+ * empty request is an error.
+ */
+int ctl_request_words(const char *line, size_t len, char *buf, char **w, int maxw, int *json,
+		      char *err, size_t errlen);
 
 /*
  * Send the whole answer on a control connection, blocking for a second at

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "ctl_server.h"
 #include "ivnet_region.h"
 #include "placement.h"
 #include "topology.h"
@@ -21,8 +22,7 @@
 #define IVNETD_ALLOW_MAX 16
 #define IVNETD_SEGMENTS_MAX 16
 #define IVNETD_PATH_MAX 108 /* sun_path */
-#define IVNETD_CTL_CLIENTS_MAX 32
-#define IVNETD_CTL_LINE_MAX 1024
+#define IVNETD_CTL_LINE_MAX CTL_LINE_MAX
 
 struct ivnetd_segment_config {
 	char name[IVNET_NAME_LEN];
@@ -64,8 +64,7 @@ struct ivnetd_config {
 enum ivnetd_watch_kind {
 	IVNETD_W_LISTEN,
 	IVNETD_W_PEER,
-	IVNETD_W_CTL_LISTEN,
-	IVNETD_W_CTL_CLIENT,
+	IVNETD_W_CONTROL, /* the control server's epoll set */
 	IVNETD_W_SIGNAL,
 	IVNETD_W_TIMER,
 };
@@ -124,23 +123,17 @@ struct ivnetd_segment {
 	struct ivnetd_placement *pl; /* placement.c */
 };
 
-struct ivnetd_ctl_client {
-	struct ivnetd_watch w;
-	char buf[IVNETD_CTL_LINE_MAX + 1];
-	size_t len;
-};
-
 struct ivnetd {
 	struct ivnetd_config cfg;
 	struct ivnetd_segment seg[IVNETD_SEGMENTS_MAX];
 	int nseg;
 	int epfd;
 	struct ivnetd_watch sig;
-	struct ivnetd_watch ctl;
-	struct ivnetd_watch timer; /* placement rescans */
-	int timer_armed;
-	struct ivnetd_topo *topo; /* NULL if it could not be read */
-	struct ivnetd_ctl_client *ctl_client[IVNETD_CTL_CLIENTS_MAX];
+	struct ctl_server ctl;
+	struct ivnetd_watch ctl_w; /* ctl.epfd */
+	struct ivnetd_watch timer; /* placement rescans: place.timer_fd */
+	struct ivnetd_topo *topo;  /* NULL if it could not be read */
+	struct placement_env place;
 	struct ivnetd_watch *grave;
 	FILE *log;
 	int log_owned;
@@ -153,7 +146,6 @@ struct ivnetd {
 int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv);
 void ivnetd_config_defaults(struct ivnetd_config *cfg);
 void ivnetd_segment_defaults(struct ivnetd_segment_config *s);
-int ivnetd_parse_size(const char *s, uint64_t *out);
 int ivnetd_parse_segment(struct ivnetd_segment_config *s, const char *spec, char *err, size_t n);
 
 /* daemon.c: start (create every region and socket), run, stop. */
@@ -167,6 +159,8 @@ void ivnetd_bury(struct ivnetd *d, struct ivnetd_watch *w);
 /* log.c: one line per event. */
 void ivnetd_log(struct ivnetd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ivnetd_log_open(struct ivnetd *d);
+/* A host_log writer (host_log.h) for the parts that serve the daemon. */
+void ivnetd_log_line(void *d, const char *line);
 
 /* segment.c: the ivshmem server side of one segment. */
 int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
@@ -219,9 +213,8 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 		     size_t errlen);
 /* Answer a request into out. Returns 0, or -1 if the answer is an error. */
 int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FILE *out);
+/* The control socket (host/util/ctl_server.c) answering with the above.
+ * Returns 0 or a negative errno. */
 int ivnetd_ctl_start(struct ivnetd *d);
-void ivnetd_ctl_accept(struct ivnetd *d);
-void ivnetd_ctl_event(struct ivnetd *d, struct ivnetd_ctl_client *c, uint32_t events);
-void ivnetd_ctl_stop(struct ivnetd *d);
 
 #endif /* IVNETD_H */

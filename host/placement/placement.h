@@ -25,9 +25,9 @@
 #define IVNETD_PLACEMENT_H
 
 #include "cpus.h"
+#include "host_log.h"
 #include "topology.h"
 
-struct ivnetd;
 struct ivnetd_segment;
 struct ivnetd_peer;
 struct pr;
@@ -119,10 +119,25 @@ void ivnetd_plan_unit(const struct ivnetd_plan *pl, enum ivnetd_policy policy, i
 
 struct ivnetd_placement;
 
+/*
+ * What placement is given by the daemon it serves (it calls nothing of
+ * the daemon): the machine's topology, a log, the segments (to see whether
+ * another one places a process already), and the rescan timer, which the
+ * daemon watches in its own loop.
+ */
+struct placement_env {
+	const struct ivnetd_topo *topo; /* NULL: could not be read */
+	struct host_log log;
+	struct ivnetd_segment *seg;
+	const int *nseg;
+	int timer_fd;
+	int timer_armed;
+};
+
 /* Before the region exists: check the configuration against the topology,
  * make the plan, and say which node the region's pages belong to (-1:
  * none). Returns 0 or a negative errno (logged). */
-int ivnetd_placement_start(struct ivnetd_segment *s, int *node);
+int ivnetd_placement_start(struct placement_env *env, struct ivnetd_segment *s, int *node);
 /* After the region is mapped, bound and formatted: lock it (mlock). */
 int ivnetd_placement_lock(struct ivnetd_segment *s);
 void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p);
@@ -141,8 +156,11 @@ int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const 
 /* The daemon's rescan timer: threads appear after the join (QEMU connects
  * to the broker before it creates its vCPUs), and cgroups of exited
  * processes empty a little after the exit. */
-int ivnetd_placement_timer_start(struct ivnetd *d);
-void ivnetd_placement_tick(struct ivnetd *d);
+/* Returns the timer's fd (for the daemon's loop; it calls tick when the
+ * fd is readable), or a negative errno. */
+int ivnetd_placement_timer_start(struct placement_env *e);
+void ivnetd_placement_timer_stop(struct placement_env *e);
+void ivnetd_placement_tick(struct placement_env *e);
 
 /* For the host's own threads that serve a segment (a switch, say): the
  * CPUs of its domain and the region's node. Returns 0, or -1 if the

@@ -31,6 +31,8 @@
 #include <unistd.h>
 
 #include "cgroup.h"
+#include "host_err.h"
+#include "host_log.h"
 #include "ivnetd.h"
 #include "print.h"
 #include "qmp.h"
@@ -41,7 +43,7 @@
 #define QMP_TRIES 20	 /* ticks for QEMU to open its QMP socket */
 #define QMP_SLOW_TRIES 3 /* for it to answer (its main loop may not run yet) */
 #define REMOVE_TRIES 240 /* ticks for an exited process to leave its cgroup */
-#define ERR_LEN 320
+#define ERR_LEN HOST_ERRLEN
 
 struct pl_thread {
 	int tid;
@@ -84,6 +86,7 @@ struct pending {
 };
 
 struct ivnetd_placement {
+	struct placement_env *env;
 	struct ivnetd_segment *s;
 	struct ivnetd_placement_config cfg;
 	struct ivnetd_cpus coreset;
@@ -133,8 +136,8 @@ static void proc_error(struct ivnetd_placement *pl, struct pl_proc *pr, const ch
 	if (!strcmp(msg, pr->error))
 		return;
 	snprintf(pr->error, sizeof(pr->error), "%s", msg);
-	ivnetd_log(pl->s->d, "placement error segment=%s pid=%d: %s", pl->s->cfg.name, pr->pid,
-		   msg);
+	host_log(&pl->env->log, "placement error segment=%s pid=%d: %s", pl->s->cfg.name, pr->pid,
+		 msg);
 }
 
 static int proc_alive(const struct pl_proc *pr)
@@ -153,7 +156,7 @@ static int make_plan(struct ivnetd_placement *pl, const struct ivnetd_placement_
 		     struct ivnetd_cpus *coreset, struct ivnetd_plan *plan, char *err,
 		     size_t errlen)
 {
-	const struct ivnetd_topo *t = pl->s->d->topo;
+	const struct ivnetd_topo *t = pl->env->topo;
 
 	if (cfg->policy == IVNETD_POLICY_NONE)
 		return 0;
@@ -261,8 +264,8 @@ static void try_qmp(struct ivnetd_placement *pl, struct pl_proc *pr)
 	pr->qcpu = q;
 	pr->nqcpu = n;
 	pr->qmp_ok = 1;
-	ivnetd_log(pl->s->d, "placement segment=%s pid=%d qmp=%s vcpus=%d", pl->s->cfg.name,
-		   pr->pid, pr->qmp, n);
+	host_log(&pl->env->log, "placement segment=%s pid=%d qmp=%s vcpus=%d", pl->s->cfg.name,
+		 pr->pid, pr->qmp, n);
 }
 
 /* Whether anything of the process has been changed by placement. */
@@ -456,7 +459,7 @@ static int enter_cgroup(struct ivnetd_placement *pl, struct pl_proc *pr,
 		pr->cg[0] = '\0';
 		return -1;
 	}
-	if (ivnetd_cgroup_make(pr->cg, pset, pl->node >= 0 && pl->s->d->topo->numa ? pl->node : -1,
+	if (ivnetd_cgroup_make(pr->cg, pset, pl->node >= 0 && pl->env->topo->numa ? pl->node : -1,
 			       err, sizeof(err)) ||
 	    ivnetd_cgroup_move(pr->cg, pr->pid, 0, err, sizeof(err))) {
 		proc_error(pl, pr, "%s", err);
@@ -536,9 +539,8 @@ static void apply(struct ivnetd_placement *pl, struct pl_proc *pr)
 		if (pr->th[i].applied)
 			cpus_or(&all, &pr->th[i].want);
 	fmt_cpus(&all, list, sizeof(list));
-	ivnetd_log(pl->s->d, "place segment=%s pid=%d threads=%d vcpus=%d mechanism=%s cpus=%s",
-		   pl->s->cfg.name, pr->pid, pr->nth, pr->nvcpus, ivnetd_pin_name(pl->cfg.pin),
-		   list);
+	host_log(&pl->env->log, "place segment=%s pid=%d threads=%d vcpus=%d mechanism=%s cpus=%s",
+		 pl->s->cfg.name, pr->pid, pr->nth, pr->nvcpus, ivnetd_pin_name(pl->cfg.pin), list);
 }
 
 static void pending_add(struct ivnetd_placement *pl, const char *path)
@@ -561,8 +563,8 @@ static void undo(struct ivnetd_placement *pl, struct pl_proc *pr)
 	if (!pr->skip && proc_alive(pr)) {
 		if (pr->cg_in &&
 		    ivnetd_cgroup_move_back(&pl->cg, pr->cg_orig, pr->pid, err, sizeof(err)))
-			ivnetd_log(pl->s->d, "placement error segment=%s pid=%d: %s",
-				   pl->s->cfg.name, pr->pid, err);
+			host_log(&pl->env->log, "placement error segment=%s pid=%d: %s",
+				 pl->s->cfg.name, pr->pid, err);
 		for (i = 0; i < pr->nth; i++) {
 			struct pl_thread *t = &pr->th[i];
 
@@ -577,8 +579,8 @@ static void undo(struct ivnetd_placement *pl, struct pl_proc *pr)
 	if (pr->cg[0] && ivnetd_cgroup_remove(pr->cg) == -EBUSY)
 		pending_add(pl, pr->cg); /* an exited process is still leaving it */
 	if (!pr->skip)
-		ivnetd_log(pl->s->d, "unplace segment=%s pid=%d threads-restored=%d",
-			   pl->s->cfg.name, pr->pid, restored);
+		host_log(&pl->env->log, "unplace segment=%s pid=%d threads-restored=%d",
+			 pl->s->cfg.name, pr->pid, restored);
 	pr->cg[0] = '\0';
 	pr->cg_in = 0;
 	for (i = 0; i < pr->nth; i++) {
@@ -646,10 +648,10 @@ static void replan(struct ivnetd_placement *pl)
 
 		pl->units = unit;
 		if (unit > cpus)
-			ivnetd_log(pl->s->d,
-				   "placement segment=%s: %d vCPUs and processes share the %d CPUs "
-				   "of the domain",
-				   pl->s->cfg.name, unit, cpus);
+			host_log(&pl->env->log,
+				 "placement segment=%s: %d vCPUs and processes share the %d CPUs "
+				 "of the domain",
+				 pl->s->cfg.name, unit, cpus);
 	}
 	for (i = 0; i < n; i++)
 		apply(pl, order[i]);
@@ -678,20 +680,20 @@ static struct pl_proc *proc_of_peer(struct ivnetd_placement *pl, uint32_t id)
 }
 
 /* The segment, other than s, that places pid, if any. */
-static const char *placed_elsewhere(struct ivnetd_segment *s, int pid)
+static const char *placed_elsewhere(const struct ivnetd_placement *pl, int pid)
 {
-	struct ivnetd *d = s->d;
+	const struct placement_env *e = pl->env;
 	int i;
 
-	for (i = 0; i < d->nseg; i++) {
-		struct ivnetd_placement *o = d->seg[i].pl;
+	for (i = 0; i < *e->nseg; i++) {
+		struct ivnetd_placement *o = e->seg[i].pl;
 		struct pl_proc *pr;
 
-		if (&d->seg[i] == s || !o)
+		if (o == pl || !o)
 			continue;
 		pr = proc_of_pid(o, pid);
 		if (pr && !pr->skip)
-			return d->seg[i].cfg.name;
+			return e->seg[i].cfg.name;
 	}
 	return NULL;
 }
@@ -728,7 +730,7 @@ static struct pl_proc *proc_new(struct ivnetd_placement *pl, struct ivnetd_peer 
 	pr->pid = p->pid;
 	pr->peers = 1ULL << p->id;
 	pr->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	other = placed_elsewhere(pl->s, p->pid);
+	other = placed_elsewhere(pl, p->pid);
 	if (other) {
 		pr->skip = 1;
 		proc_error(pl, pr, "pid %d is placed by segment %s already", p->pid, other);
@@ -739,7 +741,7 @@ static struct pl_proc *proc_new(struct ivnetd_placement *pl, struct ivnetd_peer 
 	return pr;
 }
 
-static void arm_timer(struct ivnetd *d);
+static void arm_timer(struct placement_env *e);
 
 void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p)
 {
@@ -759,7 +761,7 @@ void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p)
 			scan(pl, pr);
 	}
 	replan(pl);
-	arm_timer(s->d);
+	arm_timer(pl->env);
 }
 
 static void proc_drop(struct ivnetd_placement *pl, struct pl_proc *pr)
@@ -788,7 +790,7 @@ void ivnetd_placement_leave(struct ivnetd_segment *s, struct ivnetd_peer *p)
 	if (!pr->peers)
 		proc_drop(pl, pr);
 	replan(pl);
-	arm_timer(s->d);
+	arm_timer(pl->env);
 }
 
 /* ------------------------------------------------------ start and stop */
@@ -807,13 +809,13 @@ static void warn_rt(struct ivnetd_placement *pl)
 		v[strcspn(v, "\n")] = '\0';
 		fclose(f);
 	}
-	ivnetd_log(pl->s->d,
-		   "warning segment=%s: sched=%s:%d runs vCPU threads at real-time priority; a "
-		   "vCPU that spins can starve everything else on its CPUs, ivnetd and the host's "
-		   "own work included. The only guard is the kernel's RT throttling "
-		   "(kernel.sched_rt_runtime_us=%s; -1 disables it)",
-		   pl->s->cfg.name, pl->cfg.sched == IVNETD_SCHED_FIFO ? "fifo" : "rr",
-		   pl->cfg.sched_value, v);
+	host_log(&pl->env->log,
+		 "warning segment=%s: sched=%s:%d runs vCPU threads at real-time priority; a "
+		 "vCPU that spins can starve everything else on its CPUs, ivnetd and the host's "
+		 "own work included. The only guard is the kernel's RT throttling "
+		 "(kernel.sched_rt_runtime_us=%s; -1 disables it)",
+		 pl->s->cfg.name, pl->cfg.sched == IVNETD_SCHED_FIFO ? "fifo" : "rr",
+		 pl->cfg.sched_value, v);
 }
 
 static int setup_cgroup(struct ivnetd_placement *pl, char *err, size_t errlen)
@@ -824,7 +826,7 @@ static int setup_cgroup(struct ivnetd_placement *pl, char *err, size_t errlen)
 		return 0;
 	if (ivnetd_cgroup_setup(&pl->cg, parent, pl->s->cfg.name, err, errlen))
 		return -1;
-	ivnetd_log(pl->s->d, "placement segment=%s cgroup=%s", pl->s->cfg.name, pl->cg.dir);
+	host_log(&pl->env->log, "placement segment=%s cgroup=%s", pl->s->cfg.name, pl->cg.dir);
 	return 0;
 }
 
@@ -835,14 +837,14 @@ static void log_plan(struct ivnetd_placement *pl)
 	fmt_cpus(&pl->coreset, cpus, sizeof(cpus));
 	fmt_cpus(&pl->plan.domain, dom, sizeof(dom));
 	ivnetd_sched_format(pl->cfg.sched, pl->cfg.sched_value, sched, sizeof(sched));
-	ivnetd_log(pl->s->d,
-		   "placement segment=%s policy=%s mechanism=%s cpus=%s llc=%d domain=%s node=%d "
-		   "sched=%s",
-		   pl->s->cfg.name, ivnetd_policy_name(pl->cfg.policy),
-		   ivnetd_pin_name(pl->cfg.pin), cpus, pl->plan.llc, dom, pl->plan.node, sched);
+	host_log(&pl->env->log,
+		 "placement segment=%s policy=%s mechanism=%s cpus=%s llc=%d domain=%s node=%d "
+		 "sched=%s",
+		 pl->s->cfg.name, ivnetd_policy_name(pl->cfg.policy), ivnetd_pin_name(pl->cfg.pin),
+		 cpus, pl->plan.llc, dom, pl->plan.node, sched);
 }
 
-int ivnetd_placement_start(struct ivnetd_segment *s, int *node)
+int ivnetd_placement_start(struct placement_env *env, struct ivnetd_segment *s, int *node)
 {
 	struct ivnetd_placement *pl = calloc(1, sizeof(*pl));
 	char err[ERR_LEN];
@@ -850,6 +852,7 @@ int ivnetd_placement_start(struct ivnetd_segment *s, int *node)
 	*node = s->cfg.numa_node;
 	if (!pl)
 		return -ENOMEM;
+	pl->env = env;
 	pl->s = s;
 	pl->cfg = s->cfg.place;
 	pl->node = *node;
@@ -858,14 +861,14 @@ int ivnetd_placement_start(struct ivnetd_segment *s, int *node)
 		return 0;
 	if (make_plan(pl, &pl->cfg, &pl->coreset, &pl->plan, err, sizeof(err)) ||
 	    (pl->cfg.pin == IVNETD_PIN_CPUSET && setup_cgroup(pl, err, sizeof(err)))) {
-		ivnetd_log(s->d, "error segment=%s placement: %s", s->cfg.name, err);
+		host_log(&pl->env->log, "error segment=%s placement: %s", s->cfg.name, err);
 		return -EINVAL;
 	}
 	pl->planned = 1;
 	/* The region's pages go where the domain is, unless --numa-node said
 	 * (the plan then kept to that node). Only where memory policy works:
 	 * a single-node machine without NUMA support has nothing to choose. */
-	if (*node < 0 && pl->plan.node >= 0 && s->d->topo->numa)
+	if (*node < 0 && pl->plan.node >= 0 && pl->env->topo->numa)
 		*node = pl->plan.node;
 	pl->node = *node;
 	log_plan(pl);
@@ -887,8 +890,8 @@ int ivnetd_placement_lock(struct ivnetd_segment *s)
 	 * tests run under ASan. */
 	if (syscall(SYS_mlock, s->region.base, (size_t)s->region.size) == 0) {
 		pl->locked = s->region.size;
-		ivnetd_log(s->d, "placement segment=%s locked=%" PRIu64 " node=%d", s->cfg.name,
-			   pl->locked, pl->node);
+		host_log(&pl->env->log, "placement segment=%s locked=%" PRIu64 " node=%d",
+			 s->cfg.name, pl->locked, pl->node);
 		return 0;
 	}
 	{
@@ -897,15 +900,14 @@ int ivnetd_placement_lock(struct ivnetd_segment *s)
 
 		if (getrlimit(RLIMIT_MEMLOCK, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
 			snprintf(lim, sizeof(lim), "%llu bytes", (unsigned long long)r.rlim_cur);
-		ivnetd_log(s->d,
-			   "%s segment=%s: cannot lock the region (%" PRIu64 " bytes) in memory: "
-			   "%s; RLIMIT_MEMLOCK is %s (raise it: ulimit -l, LimitMEMLOCK= in a "
-			   "systemd unit, or give ivnetd CAP_IPC_LOCK)%s",
-			   m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", s->cfg.name,
-			   s->region.size, strerror(e), lim,
-			   m == IVNETD_MLOCK_REQUIRE
-				   ? ""
-				   : "; running unlocked (mlock=require refuses)");
+		host_log(&pl->env->log,
+			 "%s segment=%s: cannot lock the region (%" PRIu64 " bytes) in memory: "
+			 "%s; RLIMIT_MEMLOCK is %s (raise it: ulimit -l, LimitMEMLOCK= in a "
+			 "systemd unit, or give ivnetd CAP_IPC_LOCK)%s",
+			 m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", s->cfg.name,
+			 s->region.size, strerror(e), lim,
+			 m == IVNETD_MLOCK_REQUIRE ? ""
+						   : "; running unlocked (mlock=require refuses)");
 		return m == IVNETD_MLOCK_REQUIRE ? -e : 0;
 	}
 }
@@ -923,9 +925,9 @@ static void retry_pending(struct ivnetd_placement *pl)
 			continue;
 		}
 		if (e)
-			ivnetd_log(pl->s->d,
-				   "placement error segment=%s: cannot remove cgroup %s: %s",
-				   pl->s->cfg.name, p->path, strerror(-e));
+			host_log(&pl->env->log,
+				 "placement error segment=%s: cannot remove cgroup %s: %s",
+				 pl->s->cfg.name, p->path, strerror(-e));
 		pl->pending[i] = pl->pending[--pl->npending];
 	}
 }
@@ -995,13 +997,13 @@ int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement
 		log_plan(pl);
 		warn_rt(pl);
 		if (pl->node >= 0 && plan.node >= 0 && plan.node != pl->node)
-			ivnetd_log(s->d,
-				   "warning segment=%s: the domain is on node %d; the region stays "
-				   "on node %d, where it was made",
-				   s->cfg.name, plan.node, pl->node);
+			host_log(&pl->env->log,
+				 "warning segment=%s: the domain is on node %d; the region stays "
+				 "on node %d, where it was made",
+				 s->cfg.name, plan.node, pl->node);
 		ivnetd_placement_lock(s);
 	} else {
-		ivnetd_log(s->d, "placement segment=%s policy=none", s->cfg.name);
+		host_log(&pl->env->log, "placement segment=%s policy=none", s->cfg.name);
 	}
 	for (i = 0; pl->planned && i < IVNET_PEERS_MAX; i++) {
 		struct ivnetd_peer *p = s->peer[i];
@@ -1014,7 +1016,7 @@ int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement
 			scan(pl, pl->proc[pl->nproc - 1]);
 	}
 	replan(pl);
-	arm_timer(s->d);
+	arm_timer(pl->env);
 	return 0;
 }
 
@@ -1044,43 +1046,47 @@ int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const 
 
 /* --------------------------------------------------------------- timer */
 
-static void arm_timer(struct ivnetd *d)
+static void arm_timer(struct placement_env *e)
 {
 	struct itimerspec its = {0};
 	int i, need = 0;
 
-	for (i = 0; i < d->nseg; i++)
-		if (d->seg[i].pl && (d->seg[i].pl->nproc || d->seg[i].pl->npending))
+	for (i = 0; i < *e->nseg; i++)
+		if (e->seg[i].pl && (e->seg[i].pl->nproc || e->seg[i].pl->npending))
 			need = 1;
-	if (d->timer.fd < 0 || need == d->timer_armed)
+	if (e->timer_fd < 0 || need == e->timer_armed)
 		return;
 	if (need) {
 		its.it_interval.tv_nsec = TICK_MS * 1000000L;
 		its.it_value = its.it_interval;
 	}
-	if (timerfd_settime(d->timer.fd, 0, &its, NULL) == 0)
-		d->timer_armed = need;
+	if (timerfd_settime(e->timer_fd, 0, &its, NULL) == 0)
+		e->timer_armed = need;
 }
 
-int ivnetd_placement_timer_start(struct ivnetd *d)
+int ivnetd_placement_timer_start(struct placement_env *e)
 {
-	d->timer.kind = IVNETD_W_TIMER;
-	d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->timer.fd < 0)
-		return -errno;
-	d->timer_armed = 0;
-	return ivnetd_watch_add(d, &d->timer);
+	e->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	e->timer_armed = 0;
+	return e->timer_fd < 0 ? -errno : e->timer_fd;
 }
 
-void ivnetd_placement_tick(struct ivnetd *d)
+void ivnetd_placement_timer_stop(struct placement_env *e)
+{
+	if (e->timer_fd >= 0)
+		close(e->timer_fd);
+	e->timer_fd = -1;
+}
+
+void ivnetd_placement_tick(struct placement_env *e)
 {
 	uint64_t expirations;
 	int i, j;
 
-	if (read(d->timer.fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+	if (read(e->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	for (i = 0; i < d->nseg; i++) {
-		struct ivnetd_placement *pl = d->seg[i].pl;
+	for (i = 0; i < *e->nseg; i++) {
+		struct ivnetd_placement *pl = e->seg[i].pl;
 		int changed = 0;
 
 		if (!pl)
@@ -1089,7 +1095,7 @@ void ivnetd_placement_tick(struct ivnetd *d)
 			struct pl_proc *pr = pl->proc[j];
 
 			/* the segment that held it let it go */
-			if (pr->skip && !placed_elsewhere(pl->s, pr->pid)) {
+			if (pr->skip && !placed_elsewhere(pl, pr->pid)) {
 				pr->skip = 0;
 				pr->error[0] = '\0';
 				changed = 1;
@@ -1101,7 +1107,7 @@ void ivnetd_placement_tick(struct ivnetd *d)
 			replan(pl);
 		retry_pending(pl);
 	}
-	arm_timer(d);
+	arm_timer(e);
 }
 
 int ivnetd_placement_domain(const struct ivnetd_segment *s, struct ivnetd_cpus *cpus, int *node)
@@ -1207,8 +1213,8 @@ void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s)
 		cpus_zero(&cs);
 		if (pl->cfg.cpus_set)
 			cs = pl->cfg.cpus;
-		else if (s->d->topo)
-			cs = s->d->topo->online;
+		else if (pl->env->topo)
+			cs = pl->env->topo->online;
 		show_cpus(p, "cpus", NULL, &cs);
 		pr_i64(p, "llc", NULL, -1);
 		pr_str(p, "domain", NULL, "");

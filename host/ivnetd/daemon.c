@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "host_err.h"
 #include "ivnetd.h"
 
 int ivnetd_watch_add(struct ivnetd *d, struct ivnetd_watch *w)
@@ -95,7 +96,7 @@ static void signal_event(struct ivnetd *d)
  * sysfs cannot be read still brokers; only placement then refuses. */
 static void read_topology(struct ivnetd *d)
 {
-	char err[160];
+	char err[HOST_ERRLEN];
 
 	d->topo = calloc(1, sizeof(*d->topo));
 	if (!d->topo)
@@ -107,6 +108,25 @@ static void read_topology(struct ivnetd *d)
 	}
 }
 
+/* Placement is handed the daemon's topology, log and segments, and its
+ * rescan timer joins our loop. */
+static int placement_timer(struct ivnetd *d)
+{
+	struct placement_env *e = &d->place;
+	int fd;
+
+	e->topo = d->topo;
+	e->log = (struct host_log){ivnetd_log_line, d};
+	e->seg = d->seg;
+	e->nseg = &d->nseg;
+	fd = ivnetd_placement_timer_start(e);
+	if (fd < 0)
+		return fd;
+	d->timer.kind = IVNETD_W_TIMER;
+	d->timer.fd = fd;
+	return ivnetd_watch_add(d, &d->timer);
+}
+
 int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 {
 	int i, err;
@@ -114,8 +134,10 @@ int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 	memset(d, 0, sizeof(*d));
 	d->cfg = *cfg;
 	d->sig.fd = -1;
-	d->ctl.fd = -1;
+	ctl_server_init(&d->ctl);
+	d->ctl_w.fd = -1;
 	d->timer.fd = -1;
+	d->place.timer_fd = -1;
 	d->started_at = (int64_t)time(NULL);
 	for (i = 0; i < IVNETD_SEGMENTS_MAX; i++)
 		d->seg[i].w.fd = -1;
@@ -130,7 +152,7 @@ int ivnetd_start(struct ivnetd *d, const struct ivnetd_config *cfg)
 	read_topology(d);
 	err = signals_start(d);
 	if (!err)
-		err = ivnetd_placement_timer_start(d);
+		err = placement_timer(d);
 	for (i = 0; !err && i < cfg->nseg; i++) {
 		err = ivnetd_segment_start(d, &d->seg[i], &cfg->seg[i]);
 		if (!err) {
@@ -172,17 +194,14 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 		case IVNETD_W_PEER:
 			ivnetd_peer_event((struct ivnetd_peer *)w, ev[i].events);
 			break;
-		case IVNETD_W_CTL_LISTEN:
-			ivnetd_ctl_accept(d);
-			break;
-		case IVNETD_W_CTL_CLIENT:
-			ivnetd_ctl_event(d, (struct ivnetd_ctl_client *)w, ev[i].events);
+		case IVNETD_W_CONTROL:
+			ctl_server_run(&d->ctl, 0);
 			break;
 		case IVNETD_W_SIGNAL:
 			signal_event(d);
 			break;
 		case IVNETD_W_TIMER:
-			ivnetd_placement_tick(d);
+			ivnetd_placement_tick(&d->place);
 			break;
 		}
 	}
@@ -207,14 +226,14 @@ void ivnetd_stop(struct ivnetd *d)
 {
 	int i;
 
-	ivnetd_ctl_stop(d);
+	ctl_server_stop(&d->ctl);
+	d->ctl_w.fd = -1;
 	for (i = 0; i < IVNETD_SEGMENTS_MAX; i++)
 		ivnetd_segment_stop(&d->seg[i]);
 	free_grave(d);
 	if (d->sig.fd >= 0)
 		close(d->sig.fd);
-	if (d->timer.fd >= 0)
-		close(d->timer.fd);
+	ivnetd_placement_timer_stop(&d->place);
 	if (d->epfd >= 0)
 		close(d->epfd);
 	d->sig.fd = d->epfd = d->timer.fd = -1;

@@ -2,6 +2,7 @@
 /*
  * print.c - text or JSON from the same calls (see print.h).
  */
+#include "host_err.h"
 #include "print.h"
 
 #include <stdarg.h>
@@ -147,7 +148,7 @@ void pr_text(struct pr *p, const char *s)
 
 int pr_error(struct pr *p, const char *fmt, ...)
 {
-	char msg[320];
+	char msg[HOST_ERRLEN];
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -16,6 +16,8 @@
 #include <string.h>
 
 #include "ivnetd.h"
+#include "host_err.h"
+#include "size.h"
 
 #define DEFAULT_SOCKET "/tmp/ivshmem_socket"
 #define DEFAULT_SHM "ivshmem"
@@ -46,45 +48,6 @@ void ivnetd_config_defaults(struct ivnetd_config *cfg)
 	ivnetd_segment_defaults(&cfg->seg[0]);
 	cfg->nseg = 1;
 	snprintf(cfg->pid_file, sizeof(cfg->pid_file), "%s", DEFAULT_PID_FILE);
-}
-
-/* "4194304", "4M", "1G", "512k": bytes, binary multiples. */
-int ivnetd_parse_size(const char *s, uint64_t *out)
-{
-	unsigned long long v;
-	char *end;
-	int shift = 0;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case 'K':
-		shift = 10;
-		break;
-	case 'M':
-		shift = 20;
-		break;
-	case 'G':
-		shift = 30;
-		break;
-	case 'T':
-		shift = 40;
-		break;
-	case '\0':
-		break;
-	default:
-		return -1;
-	}
-	if (*end && (end[1] && !(toupper((unsigned char)end[1]) == 'B' && !end[2])))
-		return -1;
-	if (v == 0 || v > (UINT64_MAX >> shift))
-		return -1;
-	*out = (uint64_t)v << shift;
-	return 0;
 }
 
 static int parse_u32(const char *s, uint32_t *out, uint32_t max)
@@ -160,45 +123,42 @@ static int set_str(char *dst, size_t n, const char *v)
 	return 0;
 }
 
-/* One segment setting; returns 0, or -1 if value is bad, -2 if key unknown. */
-static int apply_key(struct ivnetd_segment_config *s, const char *key, const char *v)
+/* Where the region lives. Like every apply_*(): 0, -1 for a bad value, -2
+ * for a key that is not its own. */
+static int apply_backing(struct ivnetd_segment_config *s, const char *key, const char *v)
 {
-	uint32_t u, ids[IVNETD_ALLOW_MAX];
-	int i, n;
-
 	if (!strcmp(key, "name"))
 		return set_str(s->name, sizeof(s->name), v);
 	if (!strcmp(key, "socket"))
 		return set_str(s->socket_path, sizeof(s->socket_path), v);
-	if (!strcmp(key, "shm")) {
-		s->backing = IVNET_BACKING_SHM;
+	if (!strcmp(key, "shm") || !strcmp(key, "dir")) {
+		s->backing = key[0] == 's' ? IVNET_BACKING_SHM : IVNET_BACKING_FILE;
 		return set_str(s->shm_path, sizeof(s->shm_path), v);
 	}
-	if (!strcmp(key, "dir")) {
-		s->backing = IVNET_BACKING_FILE;
-		return set_str(s->shm_path, sizeof(s->shm_path), v);
-	}
-	if (!strcmp(key, "memfd")) {
+	if (!strcmp(key, "memfd") || !strcmp(key, "hugepages")) {
 		s->backing = IVNET_BACKING_MEMFD;
+		s->hugepages = key[0] == 'h';
 		return 0;
 	}
-	if (!strcmp(key, "hugepages")) {
-		s->backing = IVNET_BACKING_MEMFD;
-		s->hugepages = 1;
-		return 0;
-	}
+	return -2;
+}
+
+static int parse_u32_range(const char *v, uint32_t *out, uint32_t min, uint32_t max)
+{
+	return parse_u32(v, out, max) || *out < min ? -1 : 0;
+}
+
+/* The shape of the region: its size, rings, peers and node. */
+static int apply_layout(struct ivnetd_segment_config *s, const char *key, const char *v)
+{
+	uint32_t u;
+
 	if (!strcmp(key, "size"))
-		return ivnetd_parse_size(v, &s->size);
+		return host_parse_size(v, &s->size);
 	if (!strcmp(key, "vectors"))
-		return parse_u32(v, &s->vectors, IVNET_VECTORS_MAX) ||
-				       s->vectors < IVNET_VECTORS_MIN
-			       ? -1
-			       : 0;
+		return parse_u32_range(v, &s->vectors, IVNET_VECTORS_MIN, IVNET_VECTORS_MAX);
 	if (!strcmp(key, "peers"))
-		return parse_u32(v, &s->max_peers, IVNET_PEERS_MAX) ||
-				       s->max_peers < IVNET_PEERS_MIN
-			       ? -1
-			       : 0;
+		return parse_u32_range(v, &s->max_peers, IVNET_PEERS_MIN, IVNET_PEERS_MAX);
 	if (!strcmp(key, "slot-size"))
 		return parse_u32(v, &s->slot_size, IVNET_SLOT_SIZE_MAX);
 	if (!strcmp(key, "ring-slots"))
@@ -213,6 +173,15 @@ static int apply_key(struct ivnetd_segment_config *s, const char *key, const cha
 		s->mac_base_set = 1;
 		return parse_mac(v, s->mac_base);
 	}
+	return -2;
+}
+
+/* Who may join, and the socket's mode and group. */
+static int apply_access(struct ivnetd_segment_config *s, const char *key, const char *v)
+{
+	uint32_t ids[IVNETD_ALLOW_MAX];
+	int i, n;
+
 	if (!strcmp(key, "allow-uid")) {
 		if (parse_ids(v, ids, &n))
 			return -1;
@@ -242,7 +211,19 @@ static int apply_key(struct ivnetd_segment_config *s, const char *key, const cha
 		s->socket_group_set = 1;
 		return parse_group(v, &s->socket_group);
 	}
-	return ivnetd_placement_key(&s->place, key, v, NULL);
+	return -2;
+}
+
+/* One segment setting; returns 0, or -1 if value is bad, -2 if key unknown. */
+static int apply_key(struct ivnetd_segment_config *s, const char *key, const char *v)
+{
+	int ret = apply_backing(s, key, v);
+
+	if (ret == -2)
+		ret = apply_layout(s, key, v);
+	if (ret == -2)
+		ret = apply_access(s, key, v);
+	return ret == -2 ? ivnetd_placement_key(&s->place, key, v, NULL) : ret;
 }
 
 static int key_takes_value(const char *key)
@@ -495,10 +476,37 @@ static int check_config(struct ivnetd_config *cfg, const char *prog)
 	return 0;
 }
 
+/* --segment KEY=VAL,..: one more segment, named and backed after its index
+ * unless the keys say otherwise. */
+static int add_segment(struct ivnetd_config *cfg, const char *prog, const char *spec)
+{
+	struct ivnetd_segment_config *s;
+	char err[HOST_ERRLEN];
+
+	if (cfg->nseg >= IVNETD_SEGMENTS_MAX) {
+		fprintf(stderr, "%s: at most %d segments\n", prog, IVNETD_SEGMENTS_MAX);
+		return -1;
+	}
+	s = &cfg->seg[cfg->nseg];
+	ivnetd_segment_defaults(s);
+	snprintf(s->name, sizeof(s->name), "seg%d", cfg->nseg);
+	snprintf(s->shm_path, sizeof(s->shm_path), "ivnet-seg%d", cfg->nseg);
+	s->socket_path[0] = '\0';
+	if (ivnetd_parse_segment(s, spec, err, sizeof(err))) {
+		fprintf(stderr, "%s: --segment %s: %s\n", prog, spec, err);
+		return -1;
+	}
+	if (!s->socket_path[0]) {
+		fprintf(stderr, "%s: --segment %s: needs socket=PATH\n", prog, spec);
+		return -1;
+	}
+	cfg->nseg++;
+	return 0;
+}
+
 int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv)
 {
 	const char *prog = argv[0];
-	char err[160];
 	int c;
 
 	ivnetd_config_defaults(cfg);
@@ -538,31 +546,10 @@ int ivnetd_parse_args(struct ivnetd_config *cfg, int argc, char **argv)
 			if (set_str(cfg->log_path, sizeof(cfg->log_path), optarg))
 				goto bad;
 			break;
-		case OPT_SEGMENT: {
-			struct ivnetd_segment_config *s;
-
-			if (cfg->nseg >= IVNETD_SEGMENTS_MAX) {
-				fprintf(stderr, "%s: at most %d segments\n", prog,
-					IVNETD_SEGMENTS_MAX);
+		case OPT_SEGMENT:
+			if (add_segment(cfg, prog, optarg))
 				return -1;
-			}
-			s = &cfg->seg[cfg->nseg];
-			ivnetd_segment_defaults(s);
-			snprintf(s->name, sizeof(s->name), "seg%d", cfg->nseg);
-			snprintf(s->shm_path, sizeof(s->shm_path), "ivnet-seg%d", cfg->nseg);
-			s->socket_path[0] = '\0';
-			if (ivnetd_parse_segment(s, optarg, err, sizeof(err))) {
-				fprintf(stderr, "%s: --segment %s: %s\n", prog, optarg, err);
-				return -1;
-			}
-			if (!s->socket_path[0]) {
-				fprintf(stderr, "%s: --segment %s: needs socket=PATH\n", prog,
-					optarg);
-				return -1;
-			}
-			cfg->nseg++;
 			break;
-		}
 		default:
 			usage(stderr, prog);
 			return -1;
