@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
 
 #define BURST_MAX 64
 

@@ -12,6 +12,8 @@
 set -eu
 src=$1 out=$2 target=$3
 shift 3
+# libivnet's public headers (<ivnet/ivnet.h>), for the sources that name them
+export CPATH="$src/lib/include${CPATH:+:$CPATH}"
 case $target in
 ctl) files="$src/host/ctl_parse.c $src/host/ctl_io.c $src/host/options.c $src/host/placement_config.c $src/host/cpus.c" ;;
 region) files="$src/abi/ivnet_layout.c $src/abi/ivnet_ring.c" ;;
