@@ -8,9 +8,9 @@
  *
  * "ping" waits for another peer, sends it COUNT frames of growing sizes
  * with a numbered pattern and checks each answer byte for byte (the MACs
- * swapped, the rest unchanged). "echo" answers frames until COUNT are
- * answered (0: until the broker goes away). Exit status 0 means every frame
- * came back intact.
+ * swapped, the rest unchanged). "echo" answers COUNT frames, then waits
+ * for the pinger to leave (0: answers until the broker goes away). Exit
+ * status 0 means every frame came back intact.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -25,7 +25,37 @@
 
 static uint8_t frame[IVNET_FRAME_MAX], answer[IVNET_FRAME_MAX];
 
-/* Answer frames with the MACs swapped; 0 once `count` are answered. */
+/* Is another peer's link up? If so, and out is not NULL, which one. */
+static int peer_up(struct ivnet_ep *ep, struct ivnet_ep_peer *out)
+{
+	struct ivnet_ep_peer p[64];
+	unsigned int n = ivnet_ep_peers(ep, p, 64), i;
+
+	for (i = 0; i < n; i++) {
+		if (p[i].up) {
+			if (out)
+				*out = p[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Wait up to TIMEOUT_MS until some peer is up (want 1) or none is (0). */
+static int wait_peers(struct ivnet_ep *ep, int want, struct ivnet_ep_peer *out)
+{
+	int tries;
+
+	for (tries = 0; tries < TIMEOUT_MS / 10; tries++) {
+		if (peer_up(ep, out) == want)
+			return 0;
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Answer frames with the MACs swapped; 0 once `count` are answered and
+ * their receiver has left. */
 static int echo(struct ivnet_ep *ep, unsigned long count)
 {
 	struct ivnet_rx_buf b = {.data = frame, .cap = sizeof(frame)};
@@ -48,27 +78,9 @@ static int echo(struct ivnet_ep *ep, unsigned long count)
 			; /* the ring back is full: the other side is draining it */
 		done++;
 	}
-	return 0;
-}
-
-/* The first other peer whose link is up, waiting up to TIMEOUT_MS. */
-static int find_peer(struct ivnet_ep *ep, struct ivnet_ep_peer *out)
-{
-	struct ivnet_ep_peer p[64];
-	unsigned int n, i;
-	int tries;
-
-	for (tries = 0; tries < TIMEOUT_MS / 10; tries++) {
-		n = ivnet_ep_peers(ep, p, 64);
-		for (i = 0; i < n; i++) {
-			if (p[i].up) {
-				*out = p[i];
-				return 0;
-			}
-		}
-		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
-	}
-	return -ETIMEDOUT;
+	/* A peer that leaves takes what it queued with it: stay until the
+	 * other side has read its last answer and gone. */
+	return count && wait_peers(ep, 0, NULL) ? 1 : 0;
 }
 
 /* Frame k: to the peer, from us, then bytes that say k and where they are. */
@@ -92,7 +104,7 @@ static int ping(struct ivnet_ep *ep, unsigned long count)
 	struct ivnet_ep_peer peer;
 	unsigned long k;
 
-	if (find_peer(ep, &peer)) {
+	if (wait_peers(ep, 1, &peer)) {
 		fprintf(stderr, "ping: no peer came up\n");
 		return 1;
 	}
@@ -105,8 +117,8 @@ static int ping(struct ivnet_ep *ep, unsigned long count)
 		n = ivnet_ep_recv_burst(ep, &b, NULL, 1, TIMEOUT_MS);
 		if (n != 1)
 			return fprintf(stderr, "ping: no answer to frame %lu\n", k), 1;
-		if (b.len != f.len || memcmp(answer, peer.mac, ETH_ALEN) ||
-		    memcmp(answer + ETH_ALEN, frame, ETH_ALEN) ||
+		if (b.len != f.len || memcmp(answer, frame + ETH_ALEN, ETH_ALEN) ||
+		    memcmp(answer + ETH_ALEN, peer.mac, ETH_ALEN) ||
 		    memcmp(answer + 2 * ETH_ALEN, frame + 2 * ETH_ALEN, f.len - 2 * ETH_ALEN))
 			return fprintf(stderr, "ping: answer %lu differs\n", k), 1;
 	}
