@@ -26,7 +26,8 @@
  *  - armed: store->load ordering on both sides needs a full barrier
  *    (ivnet_mb), which acquire/release do not give.
  *
- * The same code runs in the guest kernel and in userspace.
+ * The same code runs in the guest kernel and in userspace. Helpers that only
+ * the ring itself calls are in ivnet_ring_pvt.h (__ivnet_ring_*): no API.
  */
 #ifndef IVNET_RING_H
 #define IVNET_RING_H
