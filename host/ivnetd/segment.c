@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivnet_proto.h"
+#include "ivshmem_proto.h"
 #include "ivnetd.h"
 
 static void peer_free(struct ivnetd_peer *p)
