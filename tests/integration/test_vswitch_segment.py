@@ -9,9 +9,9 @@ Checks: ivnetd lists the switch's peer as the uplink, advertising no
 offloads and MTU 1500; the endpoint's frames to the outside MAC reach the
 virtio-user port through the switch and every echo comes back; a GSO frame
 is refused by libivnet before it reaches the switch; the switch's counters
-agree; the switch leaves the segment cleanly. The switch runs two workers,
-one per port, so frames also cross between workers (through the port's tx
-ring).
+agree; the switch leaves the segment cleanly; ivnetd stops cleanly. The
+switch runs two workers, one per port, so frames also cross between workers
+(through the port's tx ring).
 
 usage: test_vswitch_segment.py IVNET_VSWITCH IVNETCTL IVNETD VSW_SEG_PEER
 """
