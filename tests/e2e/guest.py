@@ -37,6 +37,10 @@ except ImportError:  # Python built without it: boot the bzImage
     lzma = None
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+import ivtest  # noqa: E402
+
 QEMU = 'qemu-system-x86_64'
 READY = b'IVNET-GUEST-READY'
 
@@ -51,8 +55,14 @@ OOPS_PATTERNS = re.compile(
 CHUNK = 1024
 
 
-class GuestError(Exception):
+class GuestError(ivtest.Failure):
     """The guest did not boot, answer, or behave."""
+
+
+def skip_without_qemu():
+    """Exits 77 where QEMU is missing; fails instead with IVNET_E2E_REQUIRED."""
+    if not shutil.which(QEMU):
+        ivtest.skip(f'{QEMU} not found (apt-get install qemu-system-x86)', 'IVNET_E2E_REQUIRED')
 
 
 def kernel_version():

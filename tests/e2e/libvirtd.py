@@ -30,6 +30,7 @@ import threading
 import time
 
 import guest as gl
+from ivtest import Failure  # tests/lib, on the path through guest
 
 LIBVIRTD_CONF = 'listen_tls = 0\nlisten_tcp = 0\nlog_outputs = "3:stderr"\n'
 VIRTLOGD_CONF = 'log_outputs = "3:stderr"\n'
@@ -46,7 +47,7 @@ BINDS = (('etc', '/etc/libvirt'), ('run', '/run'), ('lib', '/var/lib/libvirt'),
          ('cache', '/var/cache/libvirt'), ('log', '/var/log/libvirt'))
 
 
-class LibvirtError(Exception):
+class LibvirtError(Failure):
     pass
 
 

@@ -11,41 +11,19 @@ it leave and the other stays.
 usage: test_broker_qemu.py --initrd FILE --cache DIR IVNETD IVNETCTL
 """
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
-sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+sys.path.insert(0, HERE)
 import guest  # noqa: E402
+import ivtest  # noqa: E402
+from ivtest import fail, ok, wait_for  # noqa: E402
 
 REGION = 16 << 20
-
-
-def fail(msg):
-    print(f'FAIL: {msg}', flush=True)
-    sys.exit(1)
-
-
-def wait_for(what, pred, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    fail(f'timed out waiting for {what}')
-
-
-def ctl(ivnetctl, path, *args):
-    out = subprocess.run([ivnetctl, '-s', path, '-j', *args], capture_output=True,
-                         text=True, timeout=10)
-    if out.returncode:
-        fail(f'ivnetctl {args}: {out.stdout}{out.stderr}')
-    return json.loads(out.stdout)
 
 
 # In the guest: find the ivshmem device, enable it, print what we check.
@@ -78,25 +56,18 @@ def main():
     a = ap.parse_args()
 
     tmp = tempfile.mkdtemp(prefix='ivnet-e2e-broker-')
-    sock = os.path.join(tmp, 'ivnet.sock')
-    ctlp = sock + '.ctl'
-    log = os.path.join(tmp, 'ivnetd.log')
     kernel = guest.prepare_kernel(guest.find_kernel(), a.cache)
-    broker = subprocess.Popen([a.ivnetd, '-F', '-S', sock, '-l', str(REGION), '-n', '2',
-                               '--name', 'e2e', '--log', log],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    broker = ivtest.Broker(a.ivnetd, a.ivnetctl, tmp, 'e2e', '-n', '2', size=REGION)
     try:
-        wait_for('ivnetd', lambda: os.path.exists(ctlp))
-        guests = [guest.Guest(n, kernel, a.initrd, guest.ivshmem_doorbell_args(sock, 2),
+        guests = [guest.Guest(n, kernel, a.initrd, guest.ivshmem_doorbell_args(broker.sock, 2),
                               workdir=tmp) for n in ('a', 'b')]
         try:
             for g in guests:
                 g.start()
             for g in guests:
                 g.wait_ready()
-            peers = wait_for('two peers', lambda: len(ctl(a.ivnetctl, ctlp, 'peer', 'list')
-                                                       ['peers']) == 2 and
-                             ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers'])
+            peers = wait_for('two peers', lambda: len(broker.peers()) == 2 and broker.peers(),
+                             timeout=30)
             by_pid = {p['pid']: p for p in peers}
             for g in guests:
                 p = by_pid.get(g._proc.pid)
@@ -110,34 +81,30 @@ def main():
                 if v['ivposition'] != p['ivpos']:
                     fail(f'guest {g.name}: IVPosition {v["ivposition"]}, broker ivpos '
                          f'{p["ivpos"]}')
-                print(f'ok: guest {g.name}: QEMU pid {g._proc.pid} is peer {p["id"]} '
-                      f'(ivpos {p["ivpos"]}, {p["mac"]}), BAR2 {v["bar2"]}, '
-                      f'IVPosition {v["ivposition"]}', flush=True)
+                ok(f'guest {g.name}: QEMU pid {g._proc.pid} is peer {p["id"]} '
+                   f'(ivpos {p["ivpos"]}, {p["mac"]}), BAR2 {v["bar2"]}, '
+                   f'IVPosition {v["ivposition"]}')
             gone = guests[0]
             pid = gone._proc.pid
             gone.stop()
             left = wait_for('the broker to see QEMU leave',
-                            lambda: [p for p in ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers']]
-                            if len(ctl(a.ivnetctl, ctlp, 'peer', 'list')['peers']) == 1 else None)
+                            lambda: (lambda p: p if len(p) == 1 else None)(broker.peers()),
+                            timeout=30)
             if left[0]['pid'] != guests[1]._proc.pid:
                 fail(f'wrong peer left: {left}')
-            with open(log) as f:
-                if f'pid={pid} uid=' not in f.read().split('leave ', 1)[-1]:
-                    fail('no leave line for the exited QEMU in the log')
+            if f'pid={pid} uid=' not in broker.log_text().split('leave ', 1)[-1]:
+                fail('no leave line for the exited QEMU in the log')
             probe(guests[1])  # the other guest's device still answers
             for g in guests[1:]:
                 g.assert_no_oops()
-            print('ok: QEMU exit seen as a leave; the other guest is unaffected', flush=True)
+            ok('QEMU exit seen as a leave; the other guest is unaffected')
         finally:
             for g in guests:
                 g.stop()
     finally:
-        broker.terminate()
-        _, err = broker.communicate(timeout=20)
-        if broker.returncode != 0 or 'Sanitizer' in err:
-            fail(f'ivnetd exit {broker.returncode}: {err[-2000:]}')
+        broker.stop()
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

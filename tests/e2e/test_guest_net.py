@@ -50,9 +50,12 @@ import time
 import traceback
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+sys.path.insert(0, HERE)
 import guest as gl  # noqa: E402
-from check import Failure, expect, note, ok, parallel, wait_for  # noqa: E402
+import ivtest  # noqa: E402
+from ivtest import Failure, expect, note, ok, parallel, wait_for  # noqa: E402
 
 REGION = '64M'  # with 4 peers: 1024 slots of 2 KiB per ring
 MAX_PEERS = 4
@@ -71,57 +74,6 @@ HOSTILE_SECONDS = 10
 ETHTOOL_KEYS = ('tx_packets', 'rx_packets', 'tx_bytes', 'rx_bytes', 'tx_dropped_unknown',
                 'tx_ring_full', 'doorbells', 'interrupts', 'napi_polls', 'rx_errors')
 PEER_KEYS = ('rx_packets', 'tx_packets', 'rx_errors')
-
-
-# ---------------------------------------------------------------- broker
-
-class Broker:
-    """An ivnetd on a socket in the work directory, asked with ivnetctl -j."""
-
-    def __init__(self, ivnetd, ivnetctl, work, name):
-        self.ivnetctl = ivnetctl
-        self.sock = os.path.join(work, f'{name}.sock')
-        self.ctlp = self.sock + '.ctl'
-        self.log = os.path.join(work, f'{name}-ivnetd.log')
-        self.proc = subprocess.Popen(
-            [ivnetd, '-F', '-S', self.sock, '-l', REGION, '-n', '2',
-             '--max-peers', str(MAX_PEERS), '--name', name, '--log', self.log],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        wait_for('ivnetd to listen', lambda: self.proc.poll() is not None
-                 or os.path.exists(self.ctlp), timeout=20)
-        if self.proc.poll() is not None:
-            raise Failure(f'ivnetd exited {self.proc.returncode}: {self.proc.stderr.read()}')
-
-    def ctl(self, *args):
-        out = subprocess.run([self.ivnetctl, '-s', self.ctlp, '-j', *args],
-                             capture_output=True, text=True, timeout=10)
-        expect(out.returncode == 0, f'ivnetctl {" ".join(args)}: {out.stdout}{out.stderr}')
-        return json.loads(out.stdout)
-
-    def peers(self):
-        return self.ctl('peer', 'list')['peers']
-
-    def peer_of_pid(self, pid, timeout=30):
-        """The broker's entry for the peer with this pid (a QEMU's)."""
-        return wait_for(f'pid {pid} in the peer list',
-                        lambda: next((p for p in self.peers() if p['pid'] == pid), None),
-                        timeout)
-
-    def wait_gone(self, pid, timeout=30):
-        wait_for(f'the broker to see pid {pid} leave',
-                 lambda: all(p['pid'] != pid for p in self.peers()), timeout)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        try:
-            _, err = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            _, err = self.proc.communicate()
-            raise Failure('ivnetd did not stop on SIGTERM')
-        expect(self.proc.returncode == 0 and 'Sanitizer' not in err,
-               f'ivnetd exit {self.proc.returncode}: {err[-3000:]}')
 
 
 # ------------------------------------------------------------------ nodes
@@ -651,7 +603,7 @@ def test_restart(ctx):
           f'> /dev/null 2>&1 & echo $! > /tmp/stream.pid')
     background_pings(a, b, 'loop')
     wait_for(f'pings from {a.name} to {b.name} to succeed',
-             lambda: ping_log(a, 'loop')[0] >= 3, timeout=60, step=1)
+             lambda: ping_log(a, 'loop')[0] >= 3, timeout=60, interval=1)
     expect_growing(b, '/tmp/stream', 'the TCP stream')
     ok(f'{a.name} streams TCP to {b.name} and pings it in a loop')
 
@@ -664,7 +616,7 @@ def test_restart(ctx):
     wait_carrier(a, 1)
     wait_carrier(b, 1)
     wait_for(f'{a.name}\'s ping loop to reach {b.name} again',
-             lambda: ping_log(a, 'loop', mark)[0] >= 3, timeout=60, step=1)
+             lambda: ping_log(a, 'loop', mark)[0] >= 3, timeout=60, interval=1)
     grew = expect_growing(b, '/tmp/stream', f'the TCP stream after {b.name}\'s module restart')
     ok(f'{b.name}: rmmod, insmod, up: {a.name}\'s carrier went 0 and back to 1, its ping loop '
        f'resumed and the TCP stream goes on ({grew} bytes in 3 s)')
@@ -698,7 +650,7 @@ def test_restart(ctx):
         # Same id, same MAC, same address: A's loop needs nothing from us.
         try:
             wait_for(f'{a.name}\'s ping loop to reach {b2.name}',
-                     lambda: ping_log(a, 'loop', mark)[0] >= 3, timeout=60, step=1)
+                     lambda: ping_log(a, 'loop', mark)[0] >= 3, timeout=60, interval=1)
         except Failure as e:
             raise Failure(f'{e}{reused}')
         oks, fails, _ = ping_log(a, 'loop', mark)
@@ -822,7 +774,9 @@ class Context:
         self.brokers = []
 
     def broker(self, name):
-        br = Broker(self.ivnetd, self.ivnetctl, self.work, name)
+        br = ivtest.Broker(self.ivnetd, self.ivnetctl, self.work, name, '-n', '2',
+                           '--max-peers', str(MAX_PEERS), size=REGION,
+                           log=os.path.join(self.work, f'{name}-ivnetd.log'))
         self.brokers.append(br)
         return br
 
@@ -858,12 +812,7 @@ def main():
     if unknown:
         ap.error(f'unknown tests {unknown}; there are {list(TESTS)}')
 
-    if not shutil.which(gl.QEMU):
-        if os.environ.get('IVNET_E2E_REQUIRED'):
-            print(f'FAIL: {gl.QEMU} not found (apt-get install qemu-system-x86)')
-            return 1
-        print(f'SKIP: {gl.QEMU} not found (apt-get install qemu-system-x86)')
-        return 77
+    gl.skip_without_qemu()
 
     work = tempfile.mkdtemp(prefix='ivnet-e2e-net-', dir=os.environ.get('IVNET_E2E_TMPDIR'))
     failed = []
@@ -888,7 +837,7 @@ def main():
                 finally:
                     ctx.cleanup()
                 print(f'PASS {name} ({time.monotonic() - t:.1f} s)', flush=True)
-            except (Failure, gl.GuestError) as e:
+            except Failure as e:
                 failed.append(name)
                 print(f'FAIL {name} ({time.monotonic() - t:.1f} s): {e}', flush=True)
             except Exception:  # a bug here, or an answer we did not foresee
@@ -908,4 +857,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

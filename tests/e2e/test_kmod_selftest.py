@@ -30,9 +30,12 @@ import traceback
 # The harness sits next to this file; importing it must not leave a
 # __pycache__ in the source tree.
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+sys.path.insert(0, HERE)
 import guest as gl  # noqa: E402
-from check import Failure, expect  # noqa: E402
+import ivtest  # noqa: E402
+from ivtest import Failure, expect  # noqa: E402
 
 BOOT_TIMEOUT = 120
 CMD_TIMEOUT = 60
@@ -109,12 +112,7 @@ def main():
     ap.add_argument('--cache', help='directory for the extracted guest kernel')
     args = ap.parse_args()
 
-    if not shutil.which(gl.QEMU):
-        if os.environ.get('IVNET_E2E_REQUIRED'):
-            print(f'FAIL: {gl.QEMU} not found (apt-get install qemu-system-x86)')
-            return 1
-        print(f'SKIP: {gl.QEMU} not found (apt-get install qemu-system-x86)')
-        return 77
+    gl.skip_without_qemu()
 
     work = tempfile.mkdtemp(prefix='ivnet-e2e-kmod-',
                             dir=os.environ.get('IVNET_E2E_TMPDIR'))
@@ -137,7 +135,7 @@ def main():
             try:
                 case(kernel, initrd, work)
                 print(f'PASS {name} ({time.monotonic() - t:.1f} s)', flush=True)
-            except (Failure, gl.GuestError) as e:
+            except Failure as e:
                 failed.append(name)
                 print(f'FAIL {name}: {e}', flush=True)
     except Exception:  # set-up failed (kernel, image): report, do not skip
@@ -153,4 +151,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

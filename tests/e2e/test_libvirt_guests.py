@@ -35,26 +35,20 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import traceback
 from xml.sax.saxutils import quoteattr, escape
 
-sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+sys.path.insert(0, HERE)
 import guest as gl  # noqa: E402
-from check import Failure, expect, ok, parallel  # noqa: E402
-from check import wait_for as _wait_for  # noqa: E402
+import ivtest  # noqa: E402
+from ivtest import Failure, expect, ok, parallel, wait_for  # noqa: E402
 import libvirtd as lvd  # noqa: E402
-
-
-def wait_for(what, pred, timeout=60.0, step=0.2):
-    """check.wait_for with this script's longer default: two TCG guests
-    under libvirt."""
-    return _wait_for(what, pred, timeout, step)
-
 
 SEGMENT = 'lve'
 SUBNET = '169.254.77'  # IPv4 link-local, never another range
@@ -98,25 +92,11 @@ class Env:
         self.lv = None
 
     def start_ivnetd(self):
-        self.ivnetd = subprocess.Popen(
-            [self.args.ivnetd, '-F', '-S', self.sock, '-l', '16M', '--name', SEGMENT,
-             '--log', os.path.join(self.tmp, 'ivnetd.log')],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=gl._die_with_parent)
-        wait_for('ivnetd', lambda: self.ivnetd.poll() is not None or
-                 self.ivnetctl_rc('status') == 0, timeout=30)
-        if self.ivnetd.poll() is not None:
-            raise Failure(f'ivnetd exited: {self.ivnetd.stderr.read()}')
-
-    def ivnetctl_rc(self, *args):
-        return subprocess.run([self.args.ivnetctl, '-s', self.ctl, *args],
-                              capture_output=True, timeout=30).returncode
+        self.ivnetd = ivtest.Broker(self.args.ivnetd, self.args.ivnetctl, self.tmp, SEGMENT,
+                                    preexec_fn=gl._die_with_parent)
 
     def peers(self):
-        out = subprocess.run([self.args.ivnetctl, '-s', self.ctl, '-j', 'peer', 'list'],
-                             capture_output=True, text=True, timeout=30)
-        expect(out.returncode == 0, f'ivnetctl: {out.stdout} {out.stderr}')
-        return json.loads(out.stdout)['peers']
+        return self.ivnetd.peers()
 
     def ivlv(self, *args):
         out = subprocess.run([self.args.ivnet_libvirt, '-c', self.lv.uri, '--control',
@@ -133,16 +113,8 @@ class Env:
     def stop(self):
         if self.lv:
             self.lv.stop()
-        if self.ivnetd and self.ivnetd.poll() is None:
-            self.ivnetd.send_signal(signal.SIGTERM)
-            try:
-                _, err = self.ivnetd.communicate(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.ivnetd.kill()
-                self.ivnetd.wait()
-                raise Failure('ivnetd did not stop on SIGTERM')
-            expect(self.ivnetd.returncode == 0 and 'Sanitizer' not in err,
-                   f'ivnetd exit {self.ivnetd.returncode}: {err[-2000:]}')
+        if self.ivnetd:
+            self.ivnetd.stop()
 
 
 def shmem_devices(xml):
@@ -266,8 +238,7 @@ def main():
 
     why = lvd.missing() or (None if shutil.which(gl.QEMU) else f'no {gl.QEMU}')
     if why:
-        print(f'SKIP: {why}', flush=True)
-        return 1 if os.environ.get('IVNET_E2E_REQUIRED') else 77
+        ivtest.skip(why, 'IVNET_E2E_REQUIRED')
     # The bzImage, not guest.py's faster PVH boot: a PVH-booted guest finds
     # no ACPI tables, and PCI hot-plug needs them.
     kernel = gl.find_kernel()
@@ -282,7 +253,7 @@ def main():
         ok('private virtlogd and libvirtd are up, ivnet\'s hook installed')
         scenario(env, kernel, os.path.abspath(args.initrd))
         status = 0
-    except (Failure, gl.GuestError, lvd.LibvirtError) as e:
+    except Failure as e:
         print(f'FAIL: {e}', flush=True)
     except Exception:  # noqa: B902 - reported, then the logs are kept
         traceback.print_exc()
@@ -301,4 +272,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

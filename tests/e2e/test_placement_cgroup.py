@@ -15,8 +15,11 @@ import sys
 import tempfile
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
+sys.path.insert(0, HERE)
 import guest  # noqa: E402
+import ivtest  # noqa: E402
 
 
 def main():
@@ -31,9 +34,8 @@ def main():
         g.wait_ready()
         rc, out = g.run('sh /usr/local/bin/placement_cgroup_guest.sh', timeout=300)
         sys.stdout.write(out)
-        if rc != 0 or 'FAIL' in out:
-            print(f'FAIL: the guest script exited {rc}; logs in {tmp}', flush=True)
-            return 1
+        ivtest.expect(rc == 0 and 'FAIL' not in out,
+                      f'the guest script exited {rc}; logs in {tmp}')
         g.assert_no_oops()
     if not os.environ.get('IVNET_E2E_KEEP'):
         shutil.rmtree(tmp, ignore_errors=True)
@@ -41,4 +43,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

@@ -17,28 +17,23 @@ the replies come back the same ways).
 usage: test_vswitch_qemu.py --initrd FILE --cache DIR IVNET_VSWITCH IVNETCTL IVNETD
 """
 import argparse
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-sys.dont_write_bytecode = True
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, '..', 'integration'))
 import guest  # noqa: E402
-from vswlib import Netns, Switch, fail, stop_proc, wait_for  # noqa: E402
+import ivtest  # noqa: E402
+from ivtest import fail, ok, wait_for  # noqa: E402
+from vswlib import Netns, Switch  # noqa: E402
 
 MEM = '256M'
 GUEST_MAC = '52:54:00:12:34:56'
-
-
-def broker_peers(ivnetctl, ctl):
-    out = subprocess.run([ivnetctl, '-s', ctl, '-j', 'peer', 'list'], capture_output=True,
-                         text=True, timeout=30)
-    return json.loads(out.stdout)['peers'] if out.returncode == 0 else None
 
 
 def qemu_args(vhost_sock, ivnet_sock):
@@ -73,17 +68,15 @@ def main():
     tag = f'vswe{os.getpid() % 100000}'
     tap = f'{tag}t'
     vhost_sock = os.path.join(tmp, 'vm.sock')
-    ivnet_sock = os.path.join(tmp, 'ivnet.sock')
-    ctl = ivnet_sock + '.ctl'
     kernel = guest.prepare_kernel(guest.find_kernel(), a.cache)
     ns = Netns(tag)
-    broker = subprocess.Popen([a.ivnetd, '-F', '-S', ivnet_sock, '-l', '16M', '-n', '2',
-                               '--name', 'e2e', '--log', os.path.join(tmp, 'ivnetd.log')],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sw = g = None
+    broker = sw = g = None
     passed = False
     try:
-        wait_for('ivnetd', lambda: broker_peers(a.ivnetctl, ctl) == [])
+        broker = ivtest.Broker(a.ivnetd, a.ivnetctl, tmp, 'e2e', '-n', '2')
+        ivnet_sock = broker.sock
+        if broker.peers() != []:
+            fail(f'peers on a new segment: {broker.peers()}')
         sw = Switch(a.vswitch, a.ivnetctl, tmp, netns=ns, ports=[
             f'vm vhost path={vhost_sock}', f'up dpdk dev=net_tap0,iface={tap}',
             f'seg ivnet socket={ivnet_sock}'])
@@ -96,7 +89,7 @@ def main():
         g.wait_ready(timeout=180)
         wait_for('the guest on vhost-user', lambda: sw.ports()['vm']['link'] == 'up')
         g.run_ok('ip link set eth0 up && ip addr add 169.254.60.2/24 dev eth0')
-        print(f'ok: eth0 (virtio-net on vhost-user): {ping(g, "169.254.60.1")}', flush=True)
+        ok(f'eth0 (virtio-net on vhost-user): {ping(g, "169.254.60.1")}')
         fdb = sw.fdb()
         if fdb.get(GUEST_MAC) != 'vm':
             fail(f'the guest MAC was not learned on its port: {fdb}')
@@ -105,11 +98,10 @@ def main():
                  'ip addr add 169.254.61.2/24 dev ivnet0')
         peers = wait_for('guest and switch on the segment',
                          lambda: (lambda p: p if p and len(p) == 2 else None)(
-                             broker_peers(a.ivnetctl, ctl)))
+                             broker.peers()))
         if sorted(p['role'] for p in peers) != ['peer', 'uplink']:
             fail(f'segment peers: {peers}')
-        print(f'ok: ivnet0 (the segment, the switch its uplink): '
-              f'{ping(g, "169.254.61.1")}', flush=True)
+        ok(f'ivnet0 (the segment, the switch its uplink): {ping(g, "169.254.61.1")}')
         n = sw.counters()
         if n['seg']['rx_packets'] < 3 or n['seg']['tx_packets'] < 3 or \
                 n['vm']['rx_packets'] < 3 or n['up']['tx_packets'] < 6:
@@ -119,7 +111,8 @@ def main():
         g = None
         sw.stop()
         sw = None
-        print('ok: the switch stops cleanly after the guest', flush=True)
+        ok('the switch stops cleanly after the guest')
+        broker.stop()
         passed = True
     finally:
         if g:
@@ -127,7 +120,8 @@ def main():
         if sw:
             sw.kill()
             print(sw.log_text()[-4000:])
-        stop_proc(broker)
+        if broker:
+            broker.kill()
         ns.delete()
         if passed:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -137,4 +131,4 @@ def main():
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)

@@ -19,74 +19,18 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ivtest  # noqa: E402
+from ivtest import fail, ok, wait_for  # noqa: E402
+
 IVNETD, IVNETCTL, EP_TOOL = sys.argv[1:4]
 TMP = tempfile.mkdtemp(prefix="ivnet-it-")
 VECTORS = 2
 
 
-def fail(msg):
-    print(f"FAIL: {msg}", flush=True)
-    raise SystemExit(1)
-
-
-def wait_for(what, pred, timeout=10.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    fail(f"timed out waiting for {what}")
-
-
-class Broker:
-    def __init__(self, name, *extra, log=None):
-        self.sock = os.path.join(TMP, f"{name}.sock")
-        self.ctl = self.sock + ".ctl"
-        self.log = log or os.path.join(TMP, f"{name}.log")
-        args = [IVNETD, "-F", "-S", self.sock, "-l", "16M", "--name", name,
-                "--log", self.log, *extra]
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        wait_for("broker ready", lambda: self.proc.poll() is not None or
-                 self.ctl_ok())
-        if self.proc.poll() is not None:
-            fail(f"ivnetd exited: {self.proc.stderr.read()}")
-
-    def ctl_ok(self):
-        try:
-            self.ctl_json("status")
-            return True
-        except Exception:
-            return False
-
-    def ctl_json(self, *args):
-        out = subprocess.run([IVNETCTL, "-s", self.ctl, "-j", *args],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode:
-            raise RuntimeError(out.stdout + out.stderr)
-        return json.loads(out.stdout)
-
-    def peers(self):
-        return self.ctl_json("peer", "list")["peers"]
-
-    def log_text(self):
-        with open(self.log) as f:
-            return f.read()
-
-    def fds(self):
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            fail("ivnetd did not stop on SIGTERM")
-        if self.proc.returncode != 0 or "Sanitizer" in err:
-            fail(f"ivnetd exit {self.proc.returncode}: {err[-3000:]}")
-        return err
+def Broker(name, *extra, **kw):
+    return ivtest.Broker(IVNETD, IVNETCTL, TMP, name, *extra, **kw)
 
 
 class Endpoint:
@@ -395,7 +339,7 @@ def test_hugepages_numa_and_mode():
     try:
         with open(nr) as f:
             if int(f.read()) < before + 8:
-                print("skip: cannot reserve hugepages here", flush=True)
+                ivtest.note("skip: cannot reserve hugepages here")
                 return
         b = Broker("huge", "--hugepages", "--numa-node", "0", "--socket-mode", "0660")
         mode = os.stat(b.sock).st_mode & 0o777
@@ -446,16 +390,13 @@ def test_daemon_mode():
 
 
 def test_ctl_errors(b):
-    out = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list", "nosuch"],
-                         capture_output=True, text=True)
+    out = b.ctl("peer", "list", "nosuch")
     if out.returncode != 1 or not out.stdout.startswith("error: no segment"):
         fail(f"unknown segment: {out.returncode} {out.stdout}")
-    out = subprocess.run([IVNETCTL, "-s", b.ctl, "-j", "frobnicate"], capture_output=True,
-                         text=True)
+    out = b.ctl("-j", "frobnicate")
     if out.returncode != 1 or "error" not in json.loads(out.stdout):
         fail(f"bad request in JSON: {out.stdout}")
-    text = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list"], capture_output=True,
-                          text=True).stdout
+    text = b.ctl("peer", "list").stdout
     if len(text.splitlines()) != len(b.peers()):
         fail(f"text peer list: {text}")
 
@@ -476,15 +417,13 @@ def test_label(b, eps):
     want.update({a.id: ("vm-a", uuid), c.id: ("vm-c", "")})
     if labels != want:
         fail(f"labels in peer list: {labels}, expected {want}")
-    text = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "list"], capture_output=True,
-                          text=True).stdout
+    text = b.ctl("peer", "list").stdout
     if f"name vm-a uuid {uuid}" not in text:
         fail(f"text peer list lacks the label: {text}")
     # a process that is not a peer, and a segment that does not exist
     for args, err in ((["it", f"pid={os.getpid()}", "name=x"], "no peer with pid"),
                       (["nosuch", f"pid={a.proc.pid}", "name=x"], "no segment")):
-        out = subprocess.run([IVNETCTL, "-s", b.ctl, "peer", "label", *args],
-                             capture_output=True, text=True)
+        out = b.ctl("peer", "label", *args)
         if out.returncode != 1 or not out.stdout.startswith(f"error: {err}"):
             fail(f"label {args}: {out.returncode} {out.stdout}")
     if "label segment=it peer=%d pid=%d name=vm-a" % (a.id, a.proc.pid) not in b.log_text():
@@ -496,35 +435,35 @@ def main():
     try:
         for name, fn in [("protocol", lambda: test_protocol(b))]:
             fn()
-            print(f"ok: {name}", flush=True)
+            ok(name)
         eps = test_mesh(b)
-        print("ok: mesh", flush=True)
+        ok("mesh")
         eps = test_kill_and_restart(b, eps)
-        print("ok: kill and restart", flush=True)
+        ok("kill and restart")
         test_hostile_clients(b, eps)
-        print("ok: hostile clients", flush=True)
+        ok("hostile clients")
         test_ctl_errors(b)
-        print("ok: control errors", flush=True)
+        ok("control errors")
         test_label(b, eps)
-        print("ok: peer label by id and by pid", flush=True)
+        ok("peer label by id and by pid")
         for e in eps:
             e.stop()
         wait_for("endpoints gone", lambda: b.peers() == [])
         test_join_leave_cycles(b)
-        print("ok: 1000 join/leave cycles, no descriptor leak", flush=True)
+        ok("1000 join/leave cycles, no descriptor leak")
     finally:
         err = b.stop()
-    print("ok: clean SIGTERM shutdown, no sanitizer report", flush=True)
+    ok("clean SIGTERM shutdown, no sanitizer report")
     test_allow_list()
-    print("ok: allow-list", flush=True)
+    ok("allow-list")
     test_reopen_log()
-    print("ok: SIGHUP reopens the log", flush=True)
+    ok("SIGHUP reopens the log")
     test_hugepages_numa_and_mode()
-    print("ok: hugepages, NUMA binding, socket mode", flush=True)
+    ok("hugepages, NUMA binding, socket mode")
     test_daemon_mode()
-    print("ok: daemon mode with pid file", flush=True)
+    ok("daemon mode with pid file")
     del err
 
 
 if __name__ == "__main__":
-    main()
+    ivtest.run(main)

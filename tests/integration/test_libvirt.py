@@ -33,13 +33,16 @@ usage: test_libvirt.py IVNET_LIBVIRT IVNETD IVNETCTL HOOK_SCRIPT
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ivtest  # noqa: E402
+from ivtest import fail, ok, sanitizer_clean, spawn, wait_for  # noqa: E402
 
 IVLV, IVNETD, IVNETCTL, HOOK = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="ivnet-lvt-")
@@ -67,29 +70,12 @@ NODE_XML = """<node>
 NODE = os.path.join(TMP, "node.xml")
 URI = "test://" + NODE
 HANG = object()
-procs = []
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", flush=True)
-    raise SystemExit(1)
-
-
-def wait_for(what, pred, timeout=20.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    fail(f"timed out waiting for {what}")
 
 
 def run(*args, stdin=None, env=None, exe=IVLV):
     p = subprocess.run([exe, *args], input=stdin, capture_output=True, text=True,
                        timeout=120, env=env)
-    if "Sanitizer" in p.stderr or "runtime error" in p.stderr:
-        fail(f"sanitizer report from {args}:\n{p.stderr}")
+    sanitizer_clean(p.stderr, f"{os.path.basename(exe)} {args}")
     return p.returncode, p.stdout, p.stderr
 
 
@@ -111,42 +97,13 @@ def expect_error(rc, err, want, code=1):
         fail(f"expected exit {code} and one line with {want!r}, got {rc}: {err!r}")
 
 
-class Broker:
+class Broker(ivtest.Broker):
     """A real ivnetd: segment lva (16M, 2 vectors) and lvb (8M, 4)."""
 
     def __init__(self):
-        self.sock = os.path.join(TMP, "lva.sock")
         self.sock_b = os.path.join(TMP, "lvb.sock")
-        self.ctl = self.sock + ".ctl"
-        self.log = os.path.join(TMP, "ivnetd.log")
-        self.proc = subprocess.Popen(
-            [IVNETD, "-F", "-S", self.sock, "-l", "16M", "--name", "lva", "--log", self.log,
-             "--segment", f"name=lvb,socket={self.sock_b},size=8M,vectors=4"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        procs.append(self.proc)
-        wait_for("ivnetd", lambda: self.proc.poll() is not None or self.ctl_ok())
-        if self.proc.poll() is not None:
-            fail(f"ivnetd exited: {self.proc.stderr.read()}")
-
-    def ctl_ok(self):
-        try:
-            self.peers()
-            return True
-        except Exception:
-            return False
-
-    def peers(self):
-        out = subprocess.run([IVNETCTL, "-s", self.ctl, "-j", "peer", "list"],
-                             capture_output=True, text=True, timeout=10)
-        if out.returncode:
-            raise RuntimeError(out.stdout + out.stderr)
-        return json.loads(out.stdout)["peers"]
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        _, err = self.proc.communicate(timeout=20)
-        if self.proc.returncode != 0 or "Sanitizer" in err:
-            fail(f"ivnetd exit {self.proc.returncode}: {err[-2000:]}")
+        super().__init__(IVNETD, IVNETCTL, TMP, "lva",
+                         "--segment", f"name=lvb,socket={self.sock_b},size=8M,vectors=4")
 
 
 class FakeBroker:
@@ -203,7 +160,7 @@ class FakeBroker:
 # ---------------------------------------------------------------- tests
 
 def test_attach_list_detach(b):
-    rc, out, err = batch(b.ctl, "attach vm1 --segment lva", "attach vm2 --segment lva --config",
+    rc, out, err = batch(b.ctlp, "attach vm1 --segment lva", "attach vm2 --segment lva --config",
                          "attach vm1 --segment lvb", "list -j", "list",
                          "detach vm1 --segment lva", "list -j", "detach vm1 --segment lvb",
                          "detach vm2 --segment lva", "list -j")
@@ -241,7 +198,7 @@ def test_attach_list_detach(b):
 
 
 def test_idempotence(b):
-    rc, out, err = batch(b.ctl, "attach vm2 --segment lvb", "attach vm2 --segment lvb",
+    rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", "attach vm2 --segment lvb",
                          "attach vm2 --segment lvb --vectors 4 --config", "list -j")
     if rc or err:
         fail(f"repeated attach: {rc} {err}")
@@ -257,22 +214,22 @@ def test_idempotence(b):
              f"with 4 vectors, not as 'lvb' on {b.sock_b} with 8: detach it first"),
             (f"attach vm2 --segment other --socket {b.sock_b} --vectors 4",
              "vm2 is already attached (config) as shmem 'lvb'")):
-        rc, out, err = batch(b.ctl, "attach vm2 --segment lvb", line, "list -j")
+        rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", line, "list -j")
         expect_error(rc, err, want)
         if len(out) != 1:
             fail(f"a batch goes on after an error without --force: {out}")
-    rc, out, err = batch(b.ctl, "attach vm2 --segment lvb", "detach vm2 --segment lvb",
+    rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", "detach vm2 --segment lvb",
                          "detach vm2 --segment lvb")
     expect_error(rc, err, "-:3: vm2 is not attached to segment lvb (config)")
 
 
 def test_errors(b):
-    sock_only = ["-c", URI, "--control", b.ctl]
+    sock_only = ["-c", URI, "--control", b.ctlp]
     cases = [
         (["attach", "nosuch", "--segment", "lva"], "ivnet-libvirt: no domain 'nosuch'"),
         (["detach", "nosuch", "--segment", "lva"], "ivnet-libvirt: no domain 'nosuch'"),
         (["attach", "vm1", "--segment", "zz"],
-         f"segment 'zz': ivnetd at {b.ctl} has no segment 'zz' (it serves: lva, lvb)"),
+         f"segment 'zz': ivnetd at {b.ctlp} has no segment 'zz' (it serves: lva, lvb)"),
         (["attach", "vm1", "--segment", "lva", "--size", "3M"],
          "ivnet-libvirt: --size 3M is not a power of two (an ivshmem BAR must be)"),
         (["attach", "vm1", "--segment", "lva", "--size", "24M"], "not a power of two"),
@@ -304,7 +261,7 @@ def test_errors(b):
         if out:
             fail(f"{args}: printed {out!r} on failure")
     # nothing changes when the hot-plug half fails
-    rc, out, err = batch(b.ctl, "attach vm1 --segment lva --live --config", "list -j",
+    rc, out, err = batch(b.ctlp, "attach vm1 --segment lva --live --config", "list -j",
                          force=True)
     expect_error(rc, err, "virDomainAttachDeviceFlags")
     if lists(out) != [[]]:
@@ -350,7 +307,7 @@ def test_errors(b):
 
 
 def test_pin(b):
-    rc, out, err = batch(b.ctl, "attach vm1 --segment lva --pin 0,2", "list -j",
+    rc, out, err = batch(b.ctlp, "attach vm1 --segment lva --pin 0,2", "list -j",
                          "attach vm1 --segment lva --pin 4", "list -j")
     if rc or err:
         fail(f"--pin: {rc} {err}")
@@ -441,11 +398,8 @@ def domain_xml(name, uuid, *servers):
 
 def test_hook(b):
     uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
-    qemu = subprocess.Popen([sys.executable, "-c", FAKE_QEMU, b.sock, "-name", "guest=vm x",
-                             "-uuid", uuid])
-    procs.append(qemu)
-    qemu_b = subprocess.Popen([sys.executable, "-c", FAKE_QEMU, b.sock_b, "-uuid", uuid])
-    procs.append(qemu_b)
+    qemu = spawn([sys.executable, "-c", FAKE_QEMU, b.sock, "-name", "guest=vm x", "-uuid", uuid])
+    qemu_b = spawn([sys.executable, "-c", FAKE_QEMU, b.sock_b, "-uuid", uuid])
     wait_for("fake QEMUs joined", lambda: {p["pid"] for p in b.peers()} >= {qemu.pid,
                                                                            qemu_b.pid})
     env = {k: v for k, v in os.environ.items() if k != "IVNET_CTL"}
@@ -471,7 +425,7 @@ def test_hook(b):
             peers[qemu_b.pid]["label"]:
         fail(f"labels after started: {peers}")
     # with IVNET_CTL naming the broker, lvb's peer is found too (reconnect)
-    env["IVNET_CTL"] = b.ctl
+    env["IVNET_CTL"] = b.ctlp
     rc, out, err = run("vm x", "reconnect", "begin", "-", stdin=xml, env=env, exe=HOOK)
     if rc or out or err:
         fail(f"hook reconnect: {rc} {out!r} {err!r}")
@@ -530,23 +484,17 @@ def main():
     with open(NODE, "w") as f:
         f.write(NODE_XML)
     b = Broker()
-    try:
-        for name, fn in (("attach, list, detach", test_attach_list_detach),
-                         ("idempotence", test_idempotence),
-                         ("errors", test_errors),
-                         ("pin", test_pin),
-                         ("hook", test_hook)):
-            fn(b)
-            print(f"ok: {name}", flush=True)
-        b.stop()
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    for name, fn in (("attach, list, detach", test_attach_list_detach),
+                     ("idempotence", test_idempotence),
+                     ("errors", test_errors),
+                     ("pin", test_pin),
+                     ("hook", test_hook)):
+        fn(b)
+        ok(name)
+    b.stop()
     shutil.rmtree(TMP, ignore_errors=True)
-    print("ok: ivnetd stopped cleanly, no sanitizer report", flush=True)
+    ok("ivnetd stopped cleanly, no sanitizer report")
 
 
 if __name__ == "__main__":
-    main()
+    ivtest.run(main)

@@ -30,10 +30,14 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ivtest  # noqa: E402
+from ivtest import fail, ok, sanitizer_clean, spawn, wait_for  # noqa: E402
+
 IVNETD, PERF = sys.argv[1:3]
 TMP = tempfile.mkdtemp(prefix="ivnet-perf-it-")
 HOST = "127.0.0.1"
-PROCS = []  # everything started here, for the final cleanup
 
 TESTS = ["TCP_STREAM", "TCP_RR", "UDP_STREAM", "UDP_RR", "SHM_STREAM", "SHM_RR",
          "UNIX_STREAM", "UNIX_RR", "LIMIT_PINGPONG", "LIMIT_RR", "LIMIT_COPY"]
@@ -41,27 +45,6 @@ NO_PAYLOAD = ("LIMIT_PINGPONG", "LIMIT_COPY")  # --verify is refused: nothing to
 ETH_HDR = 14
 SEQ_LEN = 8
 RESP_SEQ = 1 << 63
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", flush=True)
-    raise SystemExit(1)
-
-
-def wait_for(what, pred, timeout=20.0, step=0.05):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    fail(f"timed out waiting for {what}")
-
-
-def start(args, **kw):
-    p = subprocess.Popen(args, **kw)
-    PROCS.append(p)
-    return p
 
 
 def free_port():
@@ -86,38 +69,9 @@ def children(pid):
     return out
 
 
-def sanitizer_clean(text, who):
-    for bad in ("Sanitizer", "runtime error:"):
-        if bad in text:
-            fail(f"{who}: sanitizer report:\n{text[-4000:]}")
-
-
-class Broker:
+def Broker():
     """An ivnetd segment for the SHM tests."""
-
-    def __init__(self):
-        self.sock = os.path.join(TMP, "seg.sock")
-        self.log = os.path.join(TMP, "ivnetd.log")
-        self.err = open(os.path.join(TMP, "ivnetd.err"), "w+")
-        self.proc = start([IVNETD, "-F", "-S", self.sock, "-l", "64M", "-n", "2",
-                           "--name", f"perf{os.getpid()}", "--log", self.log],
-                          stdout=subprocess.DEVNULL, stderr=self.err)
-        wait_for("ivnetd's sockets", lambda: self.proc.poll() is not None or
-                 (os.path.exists(self.sock) and os.path.exists(self.sock + ".ctl")))
-        if self.proc.poll() is not None:
-            fail(f"ivnetd exited {self.proc.returncode}")
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            fail("ivnetd did not stop on SIGTERM")
-        self.err.seek(0)
-        err = self.err.read()
-        sanitizer_clean(err, "ivnetd")
-        if self.proc.returncode != 0:
-            fail(f"ivnetd exit {self.proc.returncode}: {err[-2000:]}")
+    return ivtest.Broker(IVNETD, None, TMP, f"perf{os.getpid()}", "-n", "2", size="64M")
 
 
 class Server:
@@ -128,7 +82,7 @@ class Server:
         self.err = open(self.log, "w")
         for _ in range(10):
             self.port = free_port()
-            self.proc = start([PERF, "-s", "-L", HOST, "-p", str(self.port)],
+            self.proc = spawn([PERF, "-s", "-L", HOST, "-p", str(self.port)],
                               stdout=subprocess.DEVNULL, stderr=self.err)
             wait_for("ivnet-perf -s listening", lambda: self.proc.poll() is not None or
                      "listening on port" in self.log_text())
@@ -315,7 +269,7 @@ def test_all_tests(srv, seg):
         s = seg if t.startswith("SHM_") else None
         run_json(srv.port, t, "--", "-m", "64,1500", sizes=[64, 1500], segment=s,
                  verify=t not in NO_PAYLOAD)
-    print("ok: every test with --verify, JSON shape and checked bytes", flush=True)
+    ok("every test with --verify, JSON shape and checked bytes")
     # sizes: a doubling range, one that ends off the doubling, suffixes;
     # RR with its own response size
     run_json(srv.port, "UNIX_STREAM", "--", "-m", "64..256", sizes=[64, 128, 256], reps=1)
@@ -341,7 +295,7 @@ def test_all_tests(srv, seg):
     doc = json.loads(out)
     if (doc["local_cpu"], doc["remote_cpu"]) != (cpu, cpu):
         fail(f"-T {cpu},{cpu}: {doc['local_cpu']},{doc['remote_cpu']}")
-    print("ok: size lists, ranges, suffixes, response sizes, defaults, -T", flush=True)
+    ok("size lists, ranges, suffixes, response sizes, defaults, -T")
 
 
 def test_shm_modes(srv, seg):
@@ -350,14 +304,14 @@ def test_shm_modes(srv, seg):
             for zc in (False, True):
                 run_json(srv.port, t, "--", "-m", "64,1500", sizes=[64, 1500], segment=seg,
                          wait=wait, zerocopy=zc)
-    print("ok: SHM tests copied and in place, busy/block/adaptive", flush=True)
+    ok("SHM tests copied and in place, busy/block/adaptive")
     sizes = [64 << i for i in range(11)]
     for zc in (False, True):
         res = run_json(srv.port, "SHM_STREAM", "--", "-m", "64..64K", sizes=sizes, reps=1,
                        segment=seg, zerocopy=zc)
         total = sum(r["verify"]["checked_bytes"] for r in res)
-        print(f"ok: SHM_STREAM 64..64K{' zerocopy' if zc else ''}: "
-              f"{total} bytes checked, every one", flush=True)
+        ok(f"SHM_STREAM 64..64K{' zerocopy' if zc else ''}: "
+           f"{total} bytes checked, every one")
 
 
 def test_text(srv, seg):
@@ -372,7 +326,7 @@ def test_text(srv, seg):
     out, _ = perf(srv.port, "-t", "TCP_STREAM", "-P", "0", "-l", "0.1")
     if out.startswith("IVNET-PERF") or "16384" not in out:
         fail(f"-P 0: {out}")
-    print("ok: text report", flush=True)
+    ok("text report")
 
 
 # ------------------------------------------------------------ fake servers
@@ -573,7 +527,7 @@ def test_fake_servers():
                      f"client says {r['verify']}")
         elif "FAILED" not in out:
             fail(f"text report of corrupted responses: {out}")
-    print("ok: corrupted TCP_RR responses are counted byte for byte, exit 1", flush=True)
+    ok("corrupted TCP_RR responses are counted byte for byte, exit 1")
     # the far end got fewer bytes than were sent
     fs = FakeServer(stream_fake(1))
     out, err = perf(fs.port, "-t", "TCP_STREAM", "--verify", "-l", "0.2", "-j", rc=1)
@@ -623,8 +577,8 @@ def test_fake_servers():
     fs.close()
     if "malformed result" not in err:
         fail(f"malformed RESULT: {err}")
-    print("ok: short-changed streams and RR, refusals, nonsense answers: exit 1, "
-          "one clear line", flush=True)
+    ok("short-changed streams and RR, refusals, nonsense answers: exit 1, "
+       "one clear line")
 
 
 # ------------------------------------------------------------ fake clients
@@ -715,7 +669,7 @@ def test_server_verify(srv):
                           messages=1, errors=lambda e: e > 0)
             d.close()
     srv.alive()
-    print("ok: the server's --verify counts corrupted bytes from a fake client", flush=True)
+    ok("the server's --verify counts corrupted bytes from a fake client")
 
 
 # ------------------------------------------------------------ options
@@ -786,8 +740,8 @@ def test_options(seg):
     _, err = perf(dead, "-t", "TCP_RR", "-l", "0.1", rc=1)
     if "cannot reach ivnet-perf -s" not in err:
         fail(f"no server: {err}")
-    print(f"ok: {len(cases)} bad options exit 2 with one line naming the problem; "
-          "--list, -h", flush=True)
+    ok(f"{len(cases)} bad options exit 2 with one line naming the problem; "
+       "--list, -h")
 
 
 # ------------------------------------------------------------ server robustness
@@ -899,8 +853,8 @@ def test_server_robustness(srv, seg, silent):
     wait_for("the flood's children to exit", lambda: not srv.children(), timeout=30)
     run_json(srv.port, "TCP_RR", sizes=[1], reps=1)
     srv.alive()
-    print(f"ok: {len(cases) + 6} hostile control connections refused, a flood told the "
-          "server is busy, the server serves on", flush=True)
+    ok(f"{len(cases) + 6} hostile control connections refused, a flood told the "
+       "server is busy, the server serves on")
 
 
 # ------------------------------------------------------------ deaths
@@ -912,7 +866,7 @@ def test_deaths(srv, seg):
                         ("TCP_STREAM", []), ("TCP_RR", []), ("UDP_STREAM", []), ("UDP_RR", [])):
         seg_args = ["--segment", seg] if test.startswith("SHM_") else []
         before = set(srv.children())
-        c = start([PERF, "-H", HOST, "-p", str(srv.port), "-t", test, "-l", "30", "--verify",
+        c = spawn([PERF, "-H", HOST, "-p", str(srv.port), "-t", test, "-l", "30", "--verify",
                    *seg_args, *extra, "--", "-m", "64"],
                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         wait_for(f"{test}'s server child",
@@ -932,7 +886,7 @@ def test_deaths(srv, seg):
     # instead of waiting for its 30 s
     for test, extra in (("SHM_RR", []), ("TCP_RR", []), ("TCP_STREAM", [])):
         seg_args = ["--segment", seg] if test.startswith("SHM_") else []
-        c = start([PERF, "-H", HOST, "-p", str(srv.port), "-t", test, "-l", "30", *seg_args,
+        c = spawn([PERF, "-H", HOST, "-p", str(srv.port), "-t", test, "-l", "30", *seg_args,
                    *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         wait_for(f"{test}'s server child", lambda: c.poll() is not None or srv.children())
         time.sleep(0.5)
@@ -951,7 +905,7 @@ def test_deaths(srv, seg):
     # nothing is left over, and runs work as before
     run_json(srv.port, "SHM_STREAM", sizes=[1514], reps=1, segment=seg)
     run_json(srv.port, "SHM_RR", sizes=[64], reps=1, segment=seg, zerocopy=True)
-    print("ok: clients and server children killed mid-run: the other end exits", flush=True)
+    ok("clients and server children killed mid-run: the other end exits")
 
 
 def main():
@@ -971,22 +925,18 @@ def main():
         test_deaths(srv, seg)
         srv.stop()
         b.stop()
-        print(f"ok: clean shutdown, no sanitizer report ({time.monotonic() - t0:.0f} s)",
-              flush=True)
+        ok(f"clean shutdown, no sanitizer report ({time.monotonic() - t0:.0f} s)")
     finally:
         # the server's children first: they are ours too, and outlive it
-        for p in PROCS:
+        for p in ivtest.SPAWNED:
             for kid in children(p.pid) if p.poll() is None else []:
                 try:
                     os.kill(kid, signal.SIGKILL)
                 except OSError:
                     pass
-        for p in PROCS:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        ivtest.kill_spawned()
         shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    ivtest.run(main)

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import queue
-import resource
 import shutil
 import signal
 import socket
@@ -25,52 +24,20 @@ import tempfile
 import threading
 import time
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import ivtest  # noqa: E402
+from ivtest import CG_ROOT, allowed, cpulist, cpuset_reason, fail, llc_of  # noqa: E402
+from ivtest import ok, spawn  # noqa: E402
+
 A = None
 TMP = tempfile.mkdtemp(prefix="ivnet-place-")
-SPAWNED = []  # every process started, killed at exit if still running
 
 
-def spawn(argv, **kw):
-    p = subprocess.Popen(argv, **kw)
-    SPAWNED.append(p)
-    return p
-CG_ROOT = "/sys/fs/cgroup"
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", flush=True)
-    raise SystemExit(1)
-
-
-def wait_for(what, pred, timeout=20.0, step=0.05):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            v = pred()
-        except (OSError, ValueError, KeyError, IndexError) as e:
-            v, last = None, e
-        if v:
-            return v
-        time.sleep(step)
-    fail(f"timed out waiting for {what}" + (f" (last error: {last})" if last else ""))
-
-
-def cpulist(text):
-    """'0-2,5' -> {0, 1, 2, 5}"""
-    out = set()
-    for part in filter(None, text.strip().split(",")):
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    return out
-
-
-def allowed(pid, tid):
-    with open(f"/proc/{pid}/task/{tid}/status") as f:
-        for line in f:
-            if line.startswith("Cpus_allowed_list:"):
-                return cpulist(line.split(":", 1)[1])
-    raise ValueError("no Cpus_allowed_list")
+def wait_for(what, pred, timeout=60.0):
+    """ivtest.wait_for, a thread or process that is not there (yet) or a
+    half-written answer counting as not yet."""
+    return ivtest.wait_for(what, pred, timeout, ignore=(OSError, ValueError, KeyError, IndexError))
 
 
 def task_stat(pid, tid):
@@ -89,57 +56,13 @@ def cgroup_of(pid):
     return None
 
 
-def llc_of(cpu):
-    """The CPUs sharing cpu's last-level cache, as sysfs says."""
-    best, shared = 0, {cpu}
-    base = f"/sys/devices/system/cpu/cpu{cpu}/cache"
-    for idx in os.listdir(base) if os.path.isdir(base) else []:
-        try:
-            level = int(open(f"{base}/{idx}/level").read())
-            kind = open(f"{base}/{idx}/type").read().strip()
-            if kind != "Instruction" and level > best:
-                best, shared = level, cpulist(open(f"{base}/{idx}/shared_cpu_list").read())
-        except (OSError, ValueError):
-            pass
-    return shared
-
-
 ONLINE = cpulist(open("/sys/devices/system/cpu/online").read())
 BASE = allowed(os.getpid(), os.getpid())  # what our children start with
 
 
-class Broker:
-    def __init__(self, name, *extra, expect_fail=False, wrap=()):
-        self.name = name
-        self.sock = os.path.join(TMP, f"{name}.sock")
-        self.ctl = self.sock + ".ctl"
-        self.log = os.path.join(TMP, f"{name}.log")
-        args = [*wrap, A.ivnetd, "-F", "-S", self.sock, "-l", "16M", "--name", name,
-                "--log", self.log, *extra]
-        self.proc = spawn(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        if expect_fail:
-            _, self.err = self.proc.communicate(timeout=30)
-            return
-        wait_for("broker ready", lambda: self.proc.poll() is not None or self.ctl_ok())
-        if self.proc.poll() is not None:
-            fail(f"ivnetd exited: {self.proc.stderr.read()}\n{self.log_text()}")
-
-    def ctl_ok(self):
-        try:
-            self.ctl_json("status")
-            return True
-        except Exception:
-            return False
-
-    def req(self, *args):
-        return subprocess.run([A.ivnetctl, "-s", self.ctl, *args], capture_output=True,
-                              text=True, timeout=30)
-
-    def ctl_json(self, *args):
-        out = self.req("-j", *args)
-        if out.returncode:
-            raise RuntimeError(out.stdout + out.stderr)
-        return json.loads(out.stdout)
+class Broker(ivtest.Broker):
+    def __init__(self, name, *extra, **kw):
+        super().__init__(A.ivnetd, A.ivnetctl, TMP, name, *extra, **kw)
 
     def placement(self):
         segs = self.ctl_json("placement")["segments"]
@@ -152,23 +75,6 @@ class Broker:
             if p["pid"] == pid:
                 return p
         return None
-
-    def log_text(self):
-        try:
-            with open(self.log) as f:
-                return f.read()
-        except OSError:
-            return ""
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            _, err = self.proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            fail("ivnetd did not stop on SIGTERM")
-        if self.proc.returncode != 0 or "Sanitizer" in err:
-            fail(f"ivnetd exit {self.proc.returncode}: {err[-3000:]}")
 
 
 class Tool:
@@ -261,7 +167,7 @@ def test_topology(b):
         covered |= s
     if covered != ONLINE:
         fail(f"LLC domains cover {covered}, not {ONLINE}")
-    text = b.req("topology").stdout
+    text = b.ctl("topology").stdout
     if not text.startswith("cpus ") or "llc 0 level" not in text:
         fail(f"text topology: {text}")
 
@@ -399,7 +305,7 @@ def test_sched():
     wait_for("vCPU threads niced", lambda: all(task_stat(tool.pid, t)[0] == 5 for t in vc))
     if task_stat(tool.pid, tool.tid("worker-0"))[0] != 0:
         fail("a non-vCPU thread was niced")
-    out = b.req("-j", "placement", "set", b.name, "sched=fifo:1")
+    out = b.ctl("-j", "placement", "set", b.name, "sched=fifo:1")
     if out.returncode:
         fail(f"placement set sched: {out.stdout}")
     wait_for("vCPU threads SCHED_FIFO 1",
@@ -422,19 +328,19 @@ def test_set_at_runtime(one):
     seg = b.placement()
     if seg["policy"] != "none" or seg["peers"][0]["threads"]:
         fail(f"nothing should be placed: {seg}")
-    out = b.req("-j", "placement", "set", b.name, "policy=pack", f"cpus={one}")
+    out = b.ctl("-j", "placement", "set", b.name, "policy=pack", f"cpus={one}")
     if out.returncode or json.loads(out.stdout)["segments"][0]["policy"] != "pack":
         fail(f"placement set pack: {out.stdout}")
     wait_for("placed after set", lambda: tool.masks() == {n: {one} for n in tool.threads})
-    bad = b.req("placement", "set", b.name, "cpus=1023")
+    bad = b.ctl("placement", "set", b.name, "cpus=1023")
     if bad.returncode != 1 or "not all online" not in bad.stdout:
         fail(f"offline CPU accepted: {bad.stdout}")
-    bad = b.req("placement", "set", b.name, "policy=scatter")
+    bad = b.ctl("placement", "set", b.name, "policy=scatter")
     if bad.returncode != 1 or not bad.stdout.startswith("error: bad setting"):
         fail(f"bad policy accepted: {bad.stdout}")
     if tool.masks() != {n: {one} for n in tool.threads}:
         fail("a refused set changed the placement")
-    out = b.req("placement", "set", b.name, "policy=none")
+    out = b.ctl("placement", "set", b.name, "policy=none")
     if out.returncode:
         fail(f"placement set none: {out.stdout}")
     wait_for("restored after set none", lambda: tool.masks() == {n: BASE for n in tool.threads})
@@ -524,13 +430,13 @@ def test_qmp(cpus):
     for i, (mode, cpus_, why) in enumerate(cases):
         path = os.path.join(TMP, f"bad{i}.qmp")
         bad = FakeQmp(path, cpus_, mode)
-        out = b.req(*label, f"qmp={path}")
+        out = b.ctl(*label, f"qmp={path}")
         bad.close()
         if out.returncode != 1 or why not in out.stdout:
             fail(f"QMP {mode} {cpus_}: expected '{why}', got {out.returncode} {out.stdout}")
         if tool.masks() != want:
             fail(f"a refused QMP reply changed the placement: {tool.masks()}")
-    unreachable = b.req(*label, f"qmp={os.path.join(TMP, 'nobody.qmp')}")
+    unreachable = b.ctl(*label, f"qmp={os.path.join(TMP, 'nobody.qmp')}")
     if unreachable.returncode != 1 or "unreachable" not in unreachable.stdout:
         fail(f"unreachable QMP: {unreachable.stdout}")
     tool.leave()
@@ -563,7 +469,7 @@ def test_memory():
     b.stop()
     setpriv, prlimit = shutil.which("setpriv"), shutil.which("prlimit")
     if not (setpriv and prlimit):
-        print("note: no setpriv/prlimit: MEMLOCK limit not tried", flush=True)
+        ivtest.note("no setpriv/prlimit: MEMLOCK limit not tried")
         return
     # without CAP_IPC_LOCK (dropped from the bounding set: root's exec keeps
     # only what it holds) and a 64 KiB limit
@@ -584,8 +490,8 @@ def test_memory():
 
 def test_bad_options():
     b = Broker("bad1", "--placement", "scatter", expect_fail=True)
-    if b.proc.returncode != 2 or "bad value for placement: 'scatter'" not in b.err:
-        fail(f"bad policy: {b.proc.returncode} {b.err}")
+    if b.proc.returncode != 2 or "bad value for placement: 'scatter'" not in b.err_text():
+        fail(f"bad policy: {b.proc.returncode} {b.err_text()}")
     b = Broker("bad2", "--placement", "pack", "--placement-cpus", "1023", expect_fail=True)
     if b.proc.returncode != 1 or "not all online" not in b.log_text():
         fail(f"offline core set: {b.proc.returncode} {b.log_text()}")
@@ -603,20 +509,6 @@ def test_bad_options():
 # ---------------------------------------------------------------- cgroups
 
 PARENT = f"{CG_ROOT}/ivnet-test-{os.getpid()}"
-
-
-def cpuset_reason():
-    """Why the cpuset mechanism cannot work here, or None."""
-    try:
-        with open(f"{CG_ROOT}/cgroup.controllers") as f:
-            ctrl = f.read().split()
-    except OSError:
-        return f"no cgroup v2 at {CG_ROOT} (cgroup v1 or a hybrid setup)"
-    if "cpuset" not in ctrl:
-        return f"cgroup v2 at {CG_ROOT} offers no cpuset controller ({' '.join(ctrl)})"
-    if os.geteuid() != 0:
-        return "not root: cannot make cgroups"
-    return None
 
 
 def check_cgroup_while_placed(b, tool, peer):
@@ -664,8 +556,7 @@ def main():
     if A.mechanism == "cpuset":
         why = cpuset_reason()
         if why:
-            print(f"SKIP: the cpuset mechanism needs cgroup v2 with cpuset: {why}", flush=True)
-            return 77
+            ivtest.skip(f"the cpuset mechanism needs cgroup v2 with cpuset: {why}")
         global pin
 
         def pin(*extra):  # noqa: F811 - every broker of this run uses the test parent
@@ -674,44 +565,38 @@ def main():
     pair = next((sorted(llc_of(c) & BASE)[:2] for c in sorted(BASE)
                  if len(llc_of(c) & BASE) >= 2), None)
     if not pair:
-        print(f"SKIP: needs two CPUs this process may use in one LLC domain (allowed "
-              f"{BASE})", flush=True)
-        return 77
+        ivtest.skip(f"needs two CPUs this process may use in one LLC domain (allowed {BASE})")
     lo, hi = pair
     try:
         if A.mechanism == "affinity":
             b = Broker("topo")
             test_topology(b)
             b.stop()
-            print("ok: topology matches sysfs", flush=True)
+            ok("topology matches sysfs")
         test_pack(hi)
-        print(f"ok: pack on CPU {hi}, restored after leave ({A.mechanism})", flush=True)
+        ok(f"pack on CPU {hi}, restored after leave ({A.mechanism})")
         test_spread_replan((lo, hi))
-        print(f"ok: spread, live re-placement when a peer leaves ({A.mechanism})", flush=True)
+        ok(f"spread, live re-placement when a peer leaves ({A.mechanism})")
         test_late_threads(hi)
-        print(f"ok: threads born after the join placed by the rescan ({A.mechanism})",
-              flush=True)
+        ok(f"threads born after the join placed by the rescan ({A.mechanism})")
         test_plain_endpoints((lo, hi))
-        print(f"ok: plain processes placed whole, traffic flows ({A.mechanism})", flush=True)
+        ok(f"plain processes placed whole, traffic flows ({A.mechanism})")
         test_sched()
-        print(f"ok: nice and SCHED_FIFO on vCPUs, restored ({A.mechanism})", flush=True)
+        ok(f"nice and SCHED_FIFO on vCPUs, restored ({A.mechanism})")
         test_set_at_runtime(hi)
-        print(f"ok: placement set none/pack/none at run time ({A.mechanism})", flush=True)
+        ok(f"placement set none/pack/none at run time ({A.mechanism})")
         if A.mechanism == "affinity":
             test_qmp((lo, hi))
-            print("ok: QMP query-cpus-fast, hostile replies refused", flush=True)
+            ok("QMP query-cpus-fast, hostile replies refused")
             test_memory()
-            print("ok: region locked and bound; MEMLOCK limit warned or refused", flush=True)
+            ok("region locked and bound; MEMLOCK limit warned or refused")
             test_bad_options()
-            print("ok: bad placement options refused", flush=True)
+            ok("bad placement options refused")
         else:
             test_cgroup_exit(hi)
-            print("ok: cgroups removed after exit and stop", flush=True)
+            ok("cgroups removed after exit and stop")
     finally:
-        for p in SPAWNED:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        ivtest.kill_spawned()
         if A.mechanism == "cpuset" and os.path.isdir(PARENT):
             # only after a failure: never leave our cgroups behind
             for root, dirs, _ in os.walk(PARENT, topdown=False):
@@ -729,4 +614,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    ivtest.run(main)

@@ -25,8 +25,13 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vswlib import (Capture, Netns, Switch, Testpmd, fail, wait_for)  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import ivtest  # noqa: E402
+from ivtest import fail, ok, wait_for  # noqa: E402
+from vswlib import Capture, Netns, Switch, Testpmd  # noqa: E402
 
 VSWITCH, IVNETCTL = sys.argv[1:3]
 TMP = tempfile.mkdtemp(prefix="ivnet-vsw-")
@@ -101,9 +106,8 @@ def test_learning(sw, cap):
         fail(f"still flooding after learning: {n1} -> {n2}")
     if cap.counts().get(MAC["a"], 0) > n2["up"]["tx_packets"] or seen < 1:
         fail(f"the uplink's far side saw more of A than the switch sent it: {seen}")
-    print(f"ok: learning: {n2['a']['rx_packets']} frames from A, flooded "
-          f"{n2['a']['flooded']} before B's echo was learned; C and the uplink got none after",
-          flush=True)
+    ok(f"learning: {n2['a']['rx_packets']} frames from A, flooded "
+       f"{n2['a']['flooded']} before B's echo was learned; C and the uplink got none after")
     return a, b, c
 
 
@@ -115,7 +119,7 @@ def test_reconnect(sw, a, b):
     wait_for("B's link up again", lambda: sw.ports()["b"]["link"] == "up")
     wait_for("A's frames reach the restarted B",
              lambda: delta(before, sw.counters(), "b") > 1000, timeout=120)
-    print("ok: a restarted virtio-user reconnects and traffic resumes", flush=True)
+    ok("a restarted virtio-user reconnects and traffic resumes")
     return b
 
 
@@ -146,8 +150,7 @@ def test_runtime_port(sw):
     if "d" in sw.ports():
         fail("port d still listed")
     d.stop()
-    print("ok: run-time port add (vhost client mode), reconnect, delete under traffic",
-          flush=True)
+    ok("run-time port add (vhost client mode), reconnect, delete under traffic")
 
 
 def test_aging(sw, *pmds):
@@ -156,7 +159,7 @@ def test_aging(sw, *pmds):
     st = sw.ctl_json("stats")["switch"]
     if st["aged"] < 2:
         fail(f"aging: {st}")
-    print(f"ok: MAC aging ({st['aged']} aged); testpmd received {rx}", flush=True)
+    ok(f"MAC aging ({st['aged']} aged); testpmd received {rx}")
     return rx
 
 
@@ -170,7 +173,7 @@ def main():
         ns.run("ip", "link", "set", TAP, "up")
         cap = Capture(ns, TAP)
         test_control(sw)
-        print("ok: ports and control requests", flush=True)
+        ok("ports and control requests")
         a, b, c = test_learning(sw, cap)
         b = test_reconnect(sw, a, b)
         test_runtime_port(sw)
@@ -182,7 +185,7 @@ def main():
         for s in "abc":
             if os.path.exists(sock(s)):
                 fail(f"vhost-user socket {s} left behind")
-        print("ok: clean SIGTERM stop, no sanitizer report", flush=True)
+        ok("clean SIGTERM stop, no sanitizer report")
     finally:
         Testpmd.kill_all()
         if cap:
@@ -195,4 +198,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    ivtest.run(main)

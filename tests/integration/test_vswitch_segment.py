@@ -9,9 +9,9 @@ Checks: ivnetd lists the switch's peer as the uplink, advertising no
 offloads and MTU 1500; the endpoint's frames to the outside MAC reach the
 virtio-user port through the switch and every echo comes back; a GSO frame
 is refused by libivnet before it reaches the switch; the switch's counters
-agree; the switch leaves the segment cleanly. The switch runs two workers,
-one per port, so frames also cross between workers (through the port's tx
-ring).
+agree; the switch leaves the segment cleanly; ivnetd stops cleanly. The
+switch runs two workers, one per port, so frames also cross between workers
+(through the port's tx ring).
 
 usage: test_vswitch_segment.py IVNET_VSWITCH IVNETCTL IVNETD VSW_SEG_PEER
 """
@@ -22,8 +22,13 @@ import subprocess
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from vswlib import Switch, Testpmd, fail, stop_proc, wait_for  # noqa: E402
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
+import ivtest  # noqa: E402
+from ivtest import fail, ok, wait_for  # noqa: E402
+from vswlib import Switch, Testpmd  # noqa: E402
 
 VSWITCH, IVNETCTL, IVNETD, SEG_PEER = sys.argv[1:5]
 TMP = tempfile.mkdtemp(prefix="ivnet-vswseg-")
@@ -31,21 +36,13 @@ MAC_A = "02:00:00:5e:01:0a"
 FRAMES = 64
 
 
-def broker_peers(ctl):
-    out = subprocess.run([IVNETCTL, "-s", ctl, "-j", "peer", "list"], capture_output=True,
-                         text=True, timeout=30)
-    return json.loads(out.stdout)["peers"] if out.returncode == 0 else []
-
-
 def main():
-    sock = os.path.join(TMP, "ivnet.sock")
-    ctl = sock + ".ctl"
-    broker = subprocess.Popen([IVNETD, "-F", "-S", sock, "-l", "4M", "--name", "seg",
-                               "--max-peers", "4", "--log", os.path.join(TMP, "ivnetd.log")],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sw = None
+    broker = sw = None
     try:
-        wait_for("ivnetd", lambda: os.path.exists(ctl) and broker_peers(ctl) == [])
+        broker = ivtest.Broker(IVNETD, IVNETCTL, TMP, "seg", "--max-peers", "4", size="4M")
+        sock = broker.sock
+        if broker.peers() != []:
+            fail(f"peers on a new segment: {broker.peers()}")
         # two forwarding lcores (on one CPU): the ports land on different
         # workers, so every frame crosses from one worker to the other
         sw = Switch(VSWITCH, IVNETCTL, TMP, lcores="0@0,1@1,2@1", ports=[
@@ -55,12 +52,12 @@ def main():
             fail(f"both ports on one worker: {sw.ports()}")
         if port["segment"] != "seg" or port["role"] != "uplink" or port["link"] != "up":
             fail(f"segment port: {port}")
-        peers = broker_peers(ctl)
+        peers = broker.peers()
         if len(peers) != 1 or peers[0]["role"] != "uplink" or \
                 peers[0]["offloads"] != "none" or peers[0]["mtu"] != 1500 or \
                 peers[0]["id"] != port["peer"]:
             fail(f"the switch as ivnetd sees it: {peers}")
-        print("ok: the switch joined the segment as its uplink, no offloads", flush=True)
+        ok("the switch joined the segment as its uplink, no offloads")
 
         a = Testpmd(TMP, os.path.join(TMP, "a.sock"), MAC_A, "macswap")
         wait_for("testpmd A", lambda: a.started() and sw.ports()["a"]["link"] == "up")
@@ -76,21 +73,23 @@ def main():
                 n["a"]["rx_packets"] < FRAMES or n["seg"]["tx_packets"] < FRAMES or \
                 n["seg"]["rx_dropped"]:
             fail(f"switch counters: {n}")
-        print(f"ok: {FRAMES} frames segment -> switch -> virtio-user and back "
-              f"({res['resent']} resent); a GSO frame refused for the uplink", flush=True)
+        ok(f"{FRAMES} frames segment -> switch -> virtio-user and back "
+           f"({res['resent']} resent); a GSO frame refused for the uplink")
         a.stop()
         sw.stop()
         sw = None
-        wait_for("the switch left the segment", lambda: broker_peers(ctl) == [])
-        print("ok: the switch left the segment on SIGTERM", flush=True)
+        wait_for("the switch left the segment", lambda: broker.peers() == [])
+        ok("the switch left the segment on SIGTERM")
+        broker.stop()
     finally:
         Testpmd.kill_all()
         if sw:
             sw.kill()
             print(sw.log_text()[-4000:])
-        stop_proc(broker)
+        if broker:
+            broker.kill()
         shutil.rmtree(TMP, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main()
+    ivtest.run(main)

@@ -9,16 +9,20 @@
 - Netns and Capture: a namespace of our own, and a raw-socket frame
   counter inside it.
 
+Failures raise ivtest.Failure (tests/lib/ivtest.py).
+
 Every DPDK process gets its own --file-prefix; its runtime directory is
 removed when it stops. Only processes started here are ever signalled.
 """
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from ivtest import fail, sanitizer_clean, stop_proc, wait_for  # noqa: E402
 
 TESTPMD = shutil.which("dpdk-testpmd") or "/usr/bin/dpdk-testpmd"
 # --no-huge: memfd-backed memory that vhost-user can share, no hugepages
@@ -26,38 +30,12 @@ TESTPMD = shutil.which("dpdk-testpmd") or "/usr/bin/dpdk-testpmd"
 EAL_MEM = ["--no-huge", "-m", "256", "--single-file-segments", "--no-shconf",
            "--no-telemetry", "--no-pci", "--log-level=lib.vhost.*:warning",
            "--log-level=pmd.net.virtio.*:warning"]
+# searched for in the switch's log, which holds DPDK's output as well
 SANITIZER = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
-
-
-def fail(msg):
-    print(f"FAIL: {msg}", flush=True)
-    raise SystemExit(1)
-
-
-def wait_for(what, pred, timeout=60.0, step=0.2):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    fail(f"timed out waiting for {what}")
 
 
 def runtime_dir(prefix):
     return os.path.join("/var/run/dpdk", prefix)
-
-
-def stop_proc(proc, timeout=30):
-    """SIGTERM, then SIGKILL; returns the exit status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
 
 
 class Netns:
@@ -133,7 +111,8 @@ class Switch:
         self.logf.close()
         shutil.rmtree(runtime_dir(self.prefix), ignore_errors=True)
         text = self.log_text()
-        if rc != 0 or any(s in text for s in SANITIZER):
+        sanitizer_clean(text, "ivnet-vswitch", SANITIZER)
+        if rc != 0:
             fail(f"ivnet-vswitch exit {rc}:\n{text[-6000:]}")
         if os.path.exists(self.ctl):
             fail("control socket left behind")

@@ -5,17 +5,17 @@ traffic between them through ivnet0 (QEMU TCG here; KVM where it works).
 
 usage: demo_guests.py BUILD_DIR
 """
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 sys.dont_write_bytecode = True
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'lib'))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
 import guest  # noqa: E402
+import ivtest  # noqa: E402
 
 
 def step(msg):
@@ -25,20 +25,17 @@ def step(msg):
 def main():
     build = os.path.abspath(sys.argv[1])
     tmp = tempfile.mkdtemp(prefix='ivnet-demo-')
-    sock = os.path.join(tmp, 'ivnet.sock')
-    ctl = [os.path.join(build, 'tools', 'ivnetctl'), '-s', sock + '.ctl']
+    ivnetctl = os.path.join(build, 'tools', 'ivnetctl')
     kernel = guest.prepare_kernel(guest.find_kernel(), os.path.join(build, 'tests', 'e2e'))
     initrd = guest.build_initramfs(os.path.join(tmp, 'initramfs.cpio.gz'),
                                    [os.path.join(build, 'guest', 'ivnet.ko')],
                                    ['iperf3', 'ethtool'])
-    step(f'ivnetd -F -S {sock} -l 64M')
-    broker = subprocess.Popen([os.path.join(build, 'host', 'ivnetd', 'ivnetd'), '-F', '-S', sock,
-                               '-l', '64M', '--name', 'demo'],
-                              stderr=subprocess.STDOUT, stdout=open(os.path.join(tmp, 'ivnetd.log'), 'w'))
+    step(f'ivnetd -F -S {tmp}/demo.sock -l 64M')
+    broker = ivtest.Broker(os.path.join(build, 'host', 'ivnetd', 'ivnetd'), ivnetctl, tmp, 'demo',
+                           size='64M')
+    sock = broker.sock
     guests = []
     try:
-        while not os.path.exists(sock + '.ctl'):
-            time.sleep(0.05)
         step('two QEMU guests with -device ivshmem-doorbell,vectors=2 on that socket')
         guests = [guest.Guest(n, kernel, initrd, guest.ivshmem_doorbell_args(sock, 2),
                               mem='512M', workdir=tmp) for n in ('a', 'b')]
@@ -51,7 +48,7 @@ def main():
             print(f'guest {g.name}: ' + ' '.join(g.run_ok('ip -o addr show dev ivnet0').split()[1:4]))
         time.sleep(1.5)
         step('ivnetctl peer list')
-        print(subprocess.run(ctl + ['peer', 'list'], capture_output=True, text=True).stdout, end='')
+        print(broker.ctl('peer', 'list').stdout, end='')
         step('a -> b: ping -c 3 -s 1400, then -s 60000')
         for size in (1400, 60000):
             out = guests[0].run_ok(f'ping -c 3 -s {size} 169.254.99.2', timeout=60)
@@ -66,8 +63,7 @@ def main():
         keep = ('tx_packets', 'tx_bytes', 'rx_packets', 'doorbells', 'interrupts', 'napi_polls',
                 'tx_ring_full', 'rx_errors')
         print('\n'.join(l for l in out.splitlines() if l.split(':')[0].strip() in keep))
-        stats = json.loads(subprocess.run(ctl + ['-j', 'stats'], capture_output=True,
-                                          text=True).stdout)
+        stats = broker.ctl_json('stats')
         print(f"broker: {stats['stats'][0]['joins']} joins, "
               f"{stats['stats'][0]['control_signals']} control signals")
         for g in guests:
@@ -75,10 +71,9 @@ def main():
     finally:
         for g in guests:
             g.stop()
-        broker.terminate()
-        broker.wait()
+        broker.stop()
     return 0
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    ivtest.run(main)
