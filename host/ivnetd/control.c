@@ -172,6 +172,7 @@ static void label_one(struct ivnetd *d, struct ivnetd_segment *s, struct ivnetd_
 		strcpy(q->label, req->label);
 	if (req->uuid[0])
 		strcpy(q->uuid, req->uuid);
+	ivnetd_placement_label(s->pl, q->id, q->label);
 	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
 		   (int)q->pid, q->label, q->uuid);
 }
@@ -218,7 +219,7 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 	if (req->qmp[0]) {
 		char err[HOST_ERRLEN];
 
-		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
+		if (ivnetd_placement_qmp(s->pl, q->id, req->qmp, err, sizeof(err)))
 			return pr_error(p, "%s", err);
 	}
 	show_peer(p, s, q);
@@ -252,11 +253,11 @@ static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, str
 
 	if (!s)
 		return pr_error(p, "no segment '%s'", req->segment);
-	if (ivnetd_placement_set(s, &req->place, req->place_keys, err, sizeof(err)))
+	if (ivnetd_placement_set(s->pl, &req->place, req->place_keys, err, sizeof(err)))
 		return pr_error(p, "%s", err);
 	pr_obj_open(p, NULL);
 	pr_arr_open(p, "segments");
-	ivnetd_placement_show(p, s);
+	ivnetd_placement_show(p, s->pl);
 	pr_arr_close(p);
 	pr_obj_close(p);
 	return 0;
@@ -323,7 +324,7 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 		if (req->verb == IVNETD_CTL_SEGMENT_SHOW)
 			show_segment(&p, s);
 		else if (req->verb == IVNETD_CTL_PLACEMENT_SHOW)
-			ivnetd_placement_show(&p, s);
+			ivnetd_placement_show(&p, s->pl);
 		else if (req->verb == IVNETD_CTL_STATS)
 			show_counters(&p, s);
 		else

@@ -566,10 +566,10 @@ static void test_daemon_domain(void)
 	CHECK_EQ(ivnetd_start(&d, &cfg), 0);
 	CHECK_EQ(ivnetd_topo_read("", &t, err, sizeof(err)), 0);
 	plan(&t, F(&t.online), -1, &pl);
-	CHECK_EQ(ivnetd_placement_domain(&d.seg[0], &cpus, &node), 0);
+	CHECK_EQ(ivnetd_placement_domain(d.seg[0].pl, &cpus, &node), 0);
 	CHECK(cpus_equal(&cpus, &pl.domain));
 	CHECK_EQ(node, t.numa ? pl.node : -1);
-	CHECK_EQ(ivnetd_placement_domain(&d.seg[1], &cpus, &node), -1);
+	CHECK_EQ(ivnetd_placement_domain(d.seg[1].pl, &cpus, &node), -1);
 	ivnetd_stop(&d);
 	ivnetd_topo_free(&t);
 	CHECK_EQ(rmdir(dir), 0); /* sockets removed at stop */
