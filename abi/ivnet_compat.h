@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ivnet_compat.h - the few primitives the shared-memory code needs, spelled
- * once for the Linux kernel and once for userspace, so that ivnet_shm.h,
- * ivnet_layout.h and ivnet_ring.h compile unchanged in both.
+ * once for the Linux kernel and once for userspace, so that every header
+ * of abi/ compiles unchanged in both.
  *
  * Shared memory is read and written by other processes and other VMs, so
  * every access to a field another party may write goes through one of the

@@ -81,27 +81,6 @@ static inline uint64_t ivnet_peer_offset(const struct ivnet_layout *l, uint32_t 
 }
 
 /*
- * The slot of the joined peer whose ivshmem id is ivpos, or -ENOENT. Reads
- * shared memory: the answer is a hint to be checked, never trusted further
- * than "a slot below max_peers".
- */
-static inline int ivnet_find_slot(const void *base, const struct ivnet_layout *l, uint32_t ivpos)
-{
-	uint32_t i;
-
-	for (i = 0; i < l->max_peers; i++) {
-		const struct ivnet_peer *e = (const struct ivnet_peer *)((const uint8_t *)base +
-									 ivnet_peer_offset(l, i));
-
-		/* acquire: pairs with the broker's release of state */
-		if (ivnet_load_acquire(&e->admin.state) == IVNET_PEER_JOINED &&
-		    ivnet_load_relaxed(&e->admin.ivpos) == ivpos)
-			return (int)i;
-	}
-	return -ENOENT;
-}
-
-/*
  * Compute the layout: the largest power-of-two slot count (up to the cap)
  * for which every ring fits in the region. Fails with IVNET_LAYOUT_ENOSPC if
  * not even the minimum fits: rings must hold two largest frames, so that a

@@ -35,7 +35,7 @@ int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_la
 	if (err)
 		return err;
 	h = ivnet_load_relaxed(&r->ctrl->prod.head);
-	/* acquire: as in ivnet_tx_refresh(). */
+	/* acquire: as in __ivnet_ring_tx_refresh(). */
 	t = ivnet_load_acquire(&r->ctrl->cons.tail);
 	if ((uint32_t)(h - t) > r->slot_count) {
 		/* Our previous incarnation's head is not consistent with the
@@ -53,18 +53,22 @@ int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_la
 	return 0;
 }
 
-void ivnet_rx_resync(struct ivnet_ring *r)
+/* Consumer: continue at index t, everything before it handed back. */
+static void rx_restart_at(struct ivnet_ring *r, uint32_t t)
 {
-	/* acquire: as in ivnet_rx_avail(); the new tail frees every slot. */
-	uint32_t h = ivnet_load_acquire(&r->ctrl->prod.head);
-
-	r->head = h;
-	r->tail = h;
+	r->head = t;
+	r->tail = t;
 	r->peek_slots = 0;
 	r->bad_head_seen = 0;
 	/* release: as in ivnet_rx_release(). */
-	ivnet_store_release(&r->ctrl->cons.tail, h);
-	r->pub = h;
+	ivnet_store_release(&r->ctrl->cons.tail, t);
+	r->pub = t;
+}
+
+void ivnet_rx_resync(struct ivnet_ring *r)
+{
+	/* acquire: as in ivnet_rx_avail(); the new tail frees every slot. */
+	rx_restart_at(r, ivnet_load_acquire(&r->ctrl->prod.head));
 }
 
 void ivnet_rx_restart(struct ivnet_ring *r)
@@ -82,13 +86,7 @@ void ivnet_rx_restart(struct ivnet_ring *r)
 	} else if ((uint32_t)(s - t) <= (uint32_t)(h - t)) {
 		t = s; /* drop the old incarnation's, keep the new one's */
 	}	       /* else start is behind us: all we have not read is the new one's */
-	r->head = t;
-	r->tail = t;
-	r->peek_slots = 0;
-	r->bad_head_seen = 0;
-	/* release: as in ivnet_rx_release(). */
-	ivnet_store_release(&r->ctrl->cons.tail, t);
-	r->pub = t;
+	rx_restart_at(r, t);
 }
 
 int ivnet_ring_attach_rx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,

@@ -26,48 +26,14 @@
  *  - armed: store->load ordering on both sides needs a full barrier
  *    (ivnet_mb), which acquire/release do not give.
  *
- * The same code runs in the guest kernel and in userspace.
+ * The same code runs in the guest kernel and in userspace. Helpers that only
+ * the ring itself calls are in ivnet_ring_pvt.h (__ivnet_ring_*): no API.
  */
 #ifndef IVNET_RING_H
 #define IVNET_RING_H
 
+#include "ivnet_frame.h"
 #include "ivnet_layout.h"
-
-/* Offload metadata of a frame, the local form of a descriptor's fields. */
-struct ivnet_meta {
-	uint16_t flags; /* IVNET_DESC_F_CSUM_* */
-	uint8_t gso_type;
-	uint16_t gso_size;
-	uint16_t hdr_len;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-};
-
-/* A frame to send (burst copy API). */
-struct ivnet_frame {
-	const void *data;
-	uint32_t len;
-	struct ivnet_meta meta;
-};
-
-/*
- * A received frame, in place in shared memory: data stays valid until the
- * next ivnet_rx_release(). The producer may still scribble over those bytes
- * (a hostile peer can send any bytes anyway); their bounds cannot change.
- */
-struct ivnet_rx_frame {
-	const uint8_t *data;
-	uint32_t len;
-	struct ivnet_meta meta;
-};
-
-/* A buffer to receive into (burst copy API). */
-struct ivnet_rx_buf {
-	void *data;
-	uint32_t cap;
-	uint32_t len;
-	struct ivnet_meta meta;
-};
 
 struct ivnet_ring_stats {
 	uint64_t bad_index; /* the other side's index was out of range */
@@ -115,50 +81,21 @@ int ivnet_ring_attach_tx(struct ivnet_ring *r, void *base, const struct ivnet_la
 int ivnet_ring_attach_rx(struct ivnet_ring *r, void *base, const struct ivnet_layout *l,
 			 uint32_t from, uint32_t to);
 
+/* Consumer: drop everything queued (we attach anew). */
+void ivnet_rx_resync(struct ivnet_ring *r);
+
+/*
+ * Consumer: the producer attached anew (its link epoch moved). Drop what
+ * its previous incarnation queued, keep what the new one sent before we
+ * noticed (ivnet_ring_prod.start); the frames a peer sends right after it
+ * sees us up are not lost.
+ */
+void ivnet_rx_restart(struct ivnet_ring *r);
+
+/* The ring's own helpers (__ivnet_ring_*): not for callers. */
+#include "ivnet_ring_pvt.h"
+
 /* ------------------------------------------------------------- producer */
-
-/*
- * Re-read the consumer's tail. A valid tail lies between the last one seen
- * and the head we published (a consumer can neither go back nor free what
- * it was not given).
- */
-static inline int ivnet_tx_refresh(struct ivnet_ring *r, uint32_t need)
-{
-	/* acquire: pairs with the consumer's release in ivnet_rx_release(), so
-	 * its reads of the slots it freed happen before we overwrite them. */
-	uint32_t t = ivnet_load_acquire(&r->ctrl->cons.tail);
-
-	if (ivnet_unlikely((uint32_t)(t - r->tail) > (uint32_t)(r->pub - r->tail))) {
-		r->stats.bad_index++;
-		return 0;
-	}
-	r->tail = t;
-	return r->slot_count - (r->head - t) >= need;
-}
-
-/*
- * Stalled (full): if our published head was overwritten, publish it again,
- * so that a scribble over shared memory heals instead of stalling the ring.
- */
-static inline void ivnet_tx_reassert(struct ivnet_ring *r)
-{
-	if (ivnet_load_relaxed(&r->ctrl->prod.head) != r->pub)
-		/* release: as in ivnet_tx_publish(). */
-		ivnet_store_release(&r->ctrl->prod.head, r->pub);
-}
-
-static inline void ivnet_desc_write(struct ivnet_desc *d, uint32_t len, const struct ivnet_meta *m)
-{
-	/* Plain stores: the release store of head publishes them. */
-	d->len = len;
-	d->flags = m ? m->flags : 0;
-	d->gso_type = m ? m->gso_type : 0;
-	d->reserved = 0;
-	d->gso_size = m ? m->gso_size : 0;
-	d->hdr_len = m ? m->hdr_len : 0;
-	d->csum_start = m ? m->csum_start : 0;
-	d->csum_offset = m ? m->csum_offset : 0;
-}
 
 /*
  * Reserve room for one frame of len bytes and write its descriptor. Returns
@@ -175,18 +112,18 @@ static inline void *ivnet_tx_reserve(struct ivnet_ring *r, uint32_t len, const s
 	k = (len + r->slot_size - 1) >> r->slot_shift;
 	pos = r->head & r->mask;
 	pad = pos + k > r->slot_count ? r->slot_count - pos : 0;
-	if (r->slot_count - (r->head - r->tail) < pad + k && !ivnet_tx_refresh(r, pad + k)) {
+	if (r->slot_count - (r->head - r->tail) < pad + k && !__ivnet_ring_tx_refresh(r, pad + k)) {
 		r->stats.full++;
-		ivnet_tx_reassert(r);
+		__ivnet_ring_tx_reassert(r);
 		return NULL;
 	}
 	if (pad) {
-		ivnet_desc_write(&r->desc[pos], 0, NULL);
+		__ivnet_ring_desc_write(&r->desc[pos], 0, NULL);
 		r->desc[pos].flags = IVNET_DESC_F_PAD;
 		r->head += pad;
 		pos = 0;
 	}
-	ivnet_desc_write(&r->desc[pos], len, m);
+	__ivnet_ring_desc_write(&r->desc[pos], len, m);
 	r->head += k;
 	return r->slots + ((size_t)pos << r->slot_shift);
 }
@@ -198,7 +135,7 @@ static inline void *ivnet_tx_reserve(struct ivnet_ring *r, uint32_t len, const s
  */
 static inline uint32_t ivnet_tx_space(const struct ivnet_ring *r)
 {
-	/* acquire: as in ivnet_tx_refresh(). */
+	/* acquire: as in __ivnet_ring_tx_refresh(). */
 	uint32_t t = ivnet_load_acquire(&r->ctrl->cons.tail);
 	uint32_t head = ivnet_load_relaxed(&r->head), pub = ivnet_load_relaxed(&r->pub);
 
@@ -262,39 +199,6 @@ static inline unsigned int ivnet_tx_burst(struct ivnet_ring *r, const struct ivn
 
 /* ------------------------------------------------------------- consumer */
 
-/* Consumer: drop everything queued (we attach anew). */
-void ivnet_rx_resync(struct ivnet_ring *r);
-
-/*
- * Consumer: the producer attached anew (its link epoch moved). Drop what
- * its previous incarnation queued, keep what the new one sent before we
- * noticed (ivnet_ring_prod.start); the frames a peer sends right after it
- * sees us up are not lost.
- */
-void ivnet_rx_restart(struct ivnet_ring *r);
-
-/*
- * An invalid head. A scribbled value changes or is overwritten by the
- * producer's next publish; a head that stays the same is the producer's
- * own (it re-publishes it while idle, see ivnet_tx_reassert()) and we are
- * the ones out of step, having followed an earlier scribble: adopt it, so
- * that the ring heals instead of wedging.
- */
-#define IVNET_BAD_HEAD_ADOPT 3
-
-static inline void ivnet_rx_bad_head(struct ivnet_ring *r, uint32_t h)
-{
-	if (r->bad_head_seen && h == r->bad_head) {
-		if (++r->bad_head_seen >= IVNET_BAD_HEAD_ADOPT) {
-			r->stats.resync++;
-			ivnet_rx_resync(r);
-		}
-		return;
-	}
-	r->bad_head = h;
-	r->bad_head_seen = 1;
-}
-
 /*
  * Slots the consumer may read now; re-reads head only when it has used up
  * what it saw. A valid head lies within slot_count of the tail we published
@@ -311,9 +215,8 @@ static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
 	h = ivnet_load_acquire(&r->ctrl->prod.head);
 	/*
 	 * Nothing new: return without a single store. This is the busy-poll
-	 * spin; a store in it, even to our private view, was measured to add
-	 * about 60 ns to each wake-up on x86 (ivnet-ringbench RR 64 B: 680 ->
-	 * 560 ns without them).
+	 * spin; a store in it, even to our private view, delays each wake-up
+	 * by the time the store takes to drain (see the README's figures).
 	 */
 	if (h == r->head) {
 		if (ivnet_unlikely(r->bad_head_seen))
@@ -323,7 +226,7 @@ static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
 	if (ivnet_unlikely((uint32_t)(h - r->pub) > r->slot_count ||
 			   (uint32_t)(h - r->pub) < (uint32_t)(r->tail - r->pub))) {
 		r->stats.bad_index++;
-		ivnet_rx_bad_head(r, h);
+		__ivnet_ring_rx_bad_head(r, h);
 		return 0;
 	}
 	r->bad_head_seen = 0;
@@ -346,9 +249,8 @@ static inline uint32_t ivnet_rx_avail(struct ivnet_ring *r)
  * It also reads the next frame's descriptor and first slot line and throws
  * the values away: each spin re-fetches them after the producer's writes
  * take them away, so they are on their way while the head is, instead of
- * two cache misses in series once the head has moved (SHM_RR 64 B: about
- * 840 -> 700 ns). Both addresses come from our own geometry, not from
- * shared memory.
+ * two cache misses in series once the head has moved. Both addresses come
+ * from our own geometry, not from shared memory.
  */
 static inline int ivnet_rx_pending(const struct ivnet_ring *r)
 {
@@ -357,49 +259,6 @@ static inline int ivnet_rx_pending(const struct ivnet_ring *r)
 	(void)ivnet_load_relaxed(&r->desc[pos].len);
 	(void)ivnet_load_relaxed((const uint32_t *)(r->slots + ((size_t)pos << r->slot_shift)));
 	return r->head != r->tail || ivnet_load_relaxed(&r->ctrl->prod.head) != r->head;
-}
-
-/* Read a descriptor once, field by field, into private memory. */
-static inline void ivnet_desc_read(const struct ivnet_desc *s, struct ivnet_desc *d)
-{
-	d->len = ivnet_load_relaxed(&s->len);
-	d->flags = ivnet_load_relaxed(&s->flags);
-	d->gso_type = ivnet_load_relaxed(&s->gso_type);
-	d->gso_size = ivnet_load_relaxed(&s->gso_size);
-	d->hdr_len = ivnet_load_relaxed(&s->hdr_len);
-	d->csum_start = ivnet_load_relaxed(&s->csum_start);
-	d->csum_offset = ivnet_load_relaxed(&s->csum_offset);
-}
-
-static inline int ivnet_meta_valid(const struct ivnet_desc *d)
-{
-	uint32_t gso = d->gso_type & ~IVNET_GSO_ECN;
-
-	if (d->flags & ~(uint32_t)(IVNET_DESC_F_CSUM_PARTIAL | IVNET_DESC_F_CSUM_VALID))
-		return 0;
-	if ((d->flags & IVNET_DESC_F_CSUM_PARTIAL) &&
-	    (uint32_t)d->csum_start + d->csum_offset + 2 > d->len)
-		return 0;
-	if (d->hdr_len > d->len)
-		return 0;
-	switch (gso) {
-	case IVNET_GSO_NONE:
-		return d->gso_type == IVNET_GSO_NONE;
-	case IVNET_GSO_TCPV4:
-	case IVNET_GSO_UDP:
-	case IVNET_GSO_TCPV6:
-	case IVNET_GSO_UDP_L4:
-		return d->gso_size != 0;
-	default:
-		return 0;
-	}
-}
-
-/* No frame boundary can be trusted: drop all that is queued. */
-static inline void ivnet_rx_drop_pending(struct ivnet_ring *r)
-{
-	r->stats.resync++;
-	r->tail = r->head;
 }
 
 /*
@@ -425,13 +284,13 @@ static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
 		if (!avail)
 			return 0;
 		pos = r->tail & r->mask;
-		ivnet_desc_read(&r->desc[pos], &d);
+		__ivnet_ring_desc_read(&r->desc[pos], &d);
 		if (d.flags & IVNET_DESC_F_PAD) {
 			k = r->slot_count - pos;
 			if (ivnet_unlikely(d.flags != IVNET_DESC_F_PAD || k > avail)) {
 				r->stats.bad_desc++;
 				skipped += avail;
-				ivnet_rx_drop_pending(r);
+				__ivnet_ring_rx_drop_pending(r);
 				continue;
 			}
 			skipped += k;
@@ -441,17 +300,17 @@ static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
 		if (ivnet_unlikely(d.len < IVNET_FRAME_MIN || d.len > r->max_frame)) {
 			r->stats.bad_desc++;
 			skipped += avail;
-			ivnet_rx_drop_pending(r);
+			__ivnet_ring_rx_drop_pending(r);
 			continue;
 		}
 		k = (d.len + r->slot_size - 1) >> r->slot_shift;
 		if (ivnet_unlikely(k > avail || pos + k > r->slot_count)) {
 			r->stats.bad_desc++;
 			skipped += avail;
-			ivnet_rx_drop_pending(r);
+			__ivnet_ring_rx_drop_pending(r);
 			continue;
 		}
-		if (ivnet_unlikely(!ivnet_meta_valid(&d))) {
+		if (ivnet_unlikely(!__ivnet_ring_meta_valid(&d))) {
 			r->stats.bad_desc++;
 			skipped += k;
 			r->tail += k;
@@ -485,7 +344,7 @@ static inline void ivnet_rx_release(struct ivnet_ring *r)
 		return;
 	/* release: our reads of the consumed slots complete before the
 	 * producer can see them free; pairs with the acquire in
-	 * ivnet_tx_refresh(). */
+	 * __ivnet_ring_tx_refresh(). */
 	ivnet_store_release(&r->ctrl->cons.tail, r->tail);
 	r->pub = r->tail;
 }
@@ -529,7 +388,7 @@ static inline void ivnet_rx_set_armed(struct ivnet_ring *r, uint32_t on)
 static inline int ivnet_rx_arm(struct ivnet_ring *r)
 {
 	/* About to idle: if our published tail was overwritten, publish it
-	 * again (as ivnet_tx_reassert() does for head). */
+	 * again (as __ivnet_ring_tx_reassert() does for head). */
 	if (ivnet_load_relaxed(&r->ctrl->cons.tail) != r->pub)
 		/* release: as in ivnet_rx_release(). */
 		ivnet_store_release(&r->ctrl->cons.tail, r->pub);

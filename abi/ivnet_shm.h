@@ -63,6 +63,7 @@
  */
 #define IVNET_FRAME_MAX (65536u + 128u)
 #define IVNET_FRAME_MIN 14u /* an Ethernet header */
+#define IVNET_MTU_MIN 68u   /* the least an IPv4 host must take (RFC 791) */
 
 #define IVNET_SLOT_SIZE_MIN 64u
 #define IVNET_SLOT_SIZE_MAX 65536u

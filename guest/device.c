@@ -55,8 +55,7 @@ static int map_region(struct ivnet_priv *priv)
 /* The MAC the broker gave us; a random one if it is not a unicast address. */
 static void set_mac(struct ivnet_priv *priv)
 {
-	struct ivnet_peer *e = (struct ivnet_peer *)((u8 *)priv->shm +
-						     ivnet_peer_offset(&priv->layout, priv->self));
+	struct ivnet_peer *e = ivnet_peer_entry(priv->shm, &priv->layout, priv->self);
 	u8 mac[ETH_ALEN];
 
 	memcpy(mac, e->admin.mac, ETH_ALEN);

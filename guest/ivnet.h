@@ -18,6 +18,7 @@
 #include <linux/pci.h>
 #include <linux/workqueue.h>
 
+#include "ivnet_peer.h"
 #include "ivnet_ring.h"
 
 #define IVNET_DRV_NAME "ivnet"

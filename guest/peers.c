@@ -3,8 +3,9 @@
  * peers.c - who is reachable: the peer table in shared memory, our own
  * link line in it, and the carrier.
  *
- * A peer is up when the broker says it joined, its own line says its link
- * is up, and that line belongs to the current join (join_epoch == epoch).
+ * A peer is up by the rule of abi/ivnet_peer.h: the broker says it joined,
+ * its own line says its link is up, and that line belongs to the current
+ * join.
  * The table is rescanned when a control doorbell rings (the broker's on a
  * join or leave, a peer's when its link changes) and once a second in case
  * a doorbell was lost. Values read from the table are copied and compared,
@@ -14,36 +15,23 @@
 
 static struct ivnet_peer *entry(struct ivnet_priv *priv, u32 id)
 {
-	return (struct ivnet_peer *)((u8 *)priv->shm + ivnet_peer_offset(&priv->layout, id));
+	return ivnet_peer_entry(priv->shm, &priv->layout, id);
 }
 
 /* Tell every peer our link line changed (their control vector). */
 static void announce(struct ivnet_priv *priv)
 {
-	u32 id;
+	u32 id, epoch;
 
 	for (id = 0; id < priv->layout.max_peers; id++)
-		if (id != priv->self &&
-		    ivnet_load_acquire(&entry(priv, id)->admin.state) == IVNET_PEER_JOINED)
+		if (id != priv->self && ivnet_peer_joined(entry(priv, id), &epoch))
 			ivnet_doorbell(priv, ivnet_load_relaxed(&entry(priv, id)->admin.ivpos),
 				       IVNET_VEC_CONTROL);
 }
 
 void ivnet_link_set(struct ivnet_priv *priv, bool up)
 {
-	struct ivnet_peer *e = entry(priv, priv->self);
-
-	if (up) {
-		/* A new attach: a new epoch, so that peers drop whatever an
-		 * earlier incarnation of us left queued to them. */
-		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
-		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
-		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
-		ivnet_store_relaxed(&e->link.mtu, priv->dev->max_mtu);
-		ivnet_store_relaxed(&e->link.features, IVNET_F_ALL);
-	}
-	/* release: a peer that sees the state sees the fields above. */
-	ivnet_store_release(&e->link.state, up ? IVNET_LINK_UP : IVNET_LINK_DOWN);
+	ivnet_peer_link_set(entry(priv, priv->self), up, priv->dev->max_mtu, IVNET_F_ALL);
 	announce(priv);
 }
 
@@ -54,16 +42,12 @@ static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *ivpos, u32 
 	struct ivnet_peer *e = entry(priv, id);
 	u32 epoch;
 
-	/* acquire: pairs with the broker's release of state. */
-	if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED)
+	if (!ivnet_peer_joined(e, &epoch))
 		return false;
-	epoch = ivnet_load_relaxed(&e->admin.epoch);
 	*ivpos = ivnet_load_relaxed(&e->admin.ivpos);
 	*uplink = ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK;
 	memcpy(mac, e->admin.mac, ETH_ALEN);
-	/* acquire: pairs with the peer's release of its link state. */
-	if (ivnet_load_acquire(&e->link.state) != IVNET_LINK_UP ||
-	    ivnet_load_relaxed(&e->link.join_epoch) != epoch)
+	if (!ivnet_peer_link_ok(e, epoch))
 		return false;
 	*link_epoch = ivnet_load_relaxed(&e->link.epoch);
 	*features = ivnet_load_relaxed(&e->link.features);

@@ -5,26 +5,15 @@
 #define _GNU_SOURCE
 #include "ivnet_region.h"
 
+#include "ivnet_error.h"
+
 #include <fcntl.h>
 #include <inttypes.h>
 #include <numa.h>
-#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		va_start(ap, fmt);
-		vsnprintf(err, IVNET_ERRLEN, fmt, ap);
-		va_end(ap);
-	}
-	return -errnum;
-}
 
 static const char *backing_name(enum ivnet_backing b)
 {
@@ -58,11 +47,11 @@ static int open_backing(const struct ivnet_region_opts *o, char *err)
 		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 		break;
 	default:
-		return fail(err, EINVAL, "unknown backing %d", (int)o->backing);
+		return ivnet_fail(err, EINVAL, "unknown backing %d", (int)o->backing);
 	}
 	if (fd < 0)
-		return fail(err, errno, "%s %s: %s", backing_name(o->backing), path,
-			    strerror(errno));
+		return ivnet_fail(err, errno, "%s %s: %s", backing_name(o->backing), path,
+				  strerror(errno));
 	return fd;
 }
 
@@ -71,10 +60,11 @@ static int bind_node(void *base, uint64_t size, int node, char *err)
 	if (node < 0)
 		return 0;
 	if (numa_available() < 0)
-		return fail(err, ENOSYS, "NUMA node %d requested but NUMA is not available", node);
+		return ivnet_fail(err, ENOSYS, "NUMA node %d requested but NUMA is not available",
+				  node);
 	if (node > numa_max_node())
-		return fail(err, EINVAL, "NUMA node %d does not exist (max %d)", node,
-			    numa_max_node());
+		return ivnet_fail(err, EINVAL, "NUMA node %d does not exist (max %d)", node,
+				  numa_max_node());
 	/* Before the first touch: the pages are allocated on the node. */
 	numa_tonode_memory(base, size, node);
 	return 0;
@@ -85,7 +75,7 @@ static int map_fd(int fd, uint64_t size, void **base, char *err)
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 
 	if (p == MAP_FAILED)
-		return fail(err, errno, "mmap %" PRIu64 " bytes: %s", size, strerror(errno));
+		return ivnet_fail(err, errno, "mmap %" PRIu64 " bytes: %s", size, strerror(errno));
 	*base = p;
 	return 0;
 }
@@ -100,33 +90,34 @@ int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *
 	r->fd = -1;
 	ret = ivnet_layout_compute(&o->params, &r->layout);
 	if (ret == IVNET_LAYOUT_ENOSPC)
-		return fail(err, ENOSPC,
-			    "region of %" PRIu64 " bytes too small for %u peers (needs %" PRIu64
-			    ")",
-			    o->params.region_size, o->params.max_peers,
-			    ivnet_layout_min_region(&o->params));
+		return ivnet_fail(err, ENOSPC,
+				  "region of %" PRIu64
+				  " bytes too small for %u peers (needs %" PRIu64 ")",
+				  o->params.region_size, o->params.max_peers,
+				  ivnet_layout_min_region(&o->params));
 	if (ret)
-		return fail(err, EINVAL,
-			    "bad layout parameters: size %" PRIu64 " (power of two?), %u peers "
-			    "(%u..%u), %u vectors, slot size %u, max frame %u",
-			    o->params.region_size, o->params.max_peers, IVNET_PEERS_MIN,
-			    IVNET_PEERS_MAX, o->params.vectors, o->params.slot_size,
-			    o->params.max_frame);
+		return ivnet_fail(err, EINVAL,
+				  "bad layout parameters: size %" PRIu64
+				  " (power of two?), %u peers "
+				  "(%u..%u), %u vectors, slot size %u, max frame %u",
+				  o->params.region_size, o->params.max_peers, IVNET_PEERS_MIN,
+				  IVNET_PEERS_MAX, o->params.vectors, o->params.slot_size,
+				  o->params.max_frame);
 	r->size = o->params.region_size;
 	ret = open_backing(o, err);
 	if (ret < 0)
 		return ret;
 	r->fd = ret;
 	if (ftruncate(r->fd, (off_t)r->size) < 0) {
-		ret = fail(err, errno, "size %s to %" PRIu64 " bytes: %s", backing_name(o->backing),
-			   r->size, strerror(errno));
+		ret = ivnet_fail(err, errno, "size %s to %" PRIu64 " bytes: %s",
+				 backing_name(o->backing), r->size, strerror(errno));
 		goto err_close;
 	}
 	/* A memfd's size is sealed: no holder of the fd (every peer has it)
 	 * can shrink it under the others' mappings and have them fault. */
 	if (o->backing == IVNET_BACKING_MEMFD &&
 	    fcntl(r->fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
-		ret = fail(err, errno, "sealing the memfd: %s", strerror(errno));
+		ret = ivnet_fail(err, errno, "sealing the memfd: %s", strerror(errno));
 		goto err_close;
 	}
 	ret = map_fd(r->fd, r->size, &r->base, err);
@@ -136,7 +127,7 @@ int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *
 	if (ret)
 		goto err_unmap;
 	if (getrandom(&segment_id, sizeof(segment_id), 0) != sizeof(segment_id)) {
-		ret = fail(err, errno, "getrandom: %s", strerror(errno));
+		ret = ivnet_fail(err, errno, "getrandom: %s", strerror(errno));
 		goto err_unmap;
 	}
 	ivnet_layout_format(r->base, &r->layout, o->name, segment_id);
@@ -160,11 +151,11 @@ int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN
 	memset(r, 0, sizeof(*r));
 	r->fd = -1;
 	if (fstat(fd, &st) < 0)
-		return fail(err, errno, "fstat region fd: %s", strerror(errno));
+		return ivnet_fail(err, errno, "fstat region fd: %s", strerror(errno));
 	if (st.st_size < (off_t)sizeof(struct ivnet_region_hdr) ||
 	    !ivnet_is_pow2_u64((uint64_t)st.st_size))
-		return fail(err, EPROTO, "region size %jd is not a power of two >= %zu",
-			    (intmax_t)st.st_size, sizeof(struct ivnet_region_hdr));
+		return ivnet_fail(err, EPROTO, "region size %jd is not a power of two >= %zu",
+				  (intmax_t)st.st_size, sizeof(struct ivnet_region_hdr));
 	r->size = (uint64_t)st.st_size;
 	ret = map_fd(fd, r->size, &r->base, err);
 	if (ret)
@@ -173,7 +164,7 @@ int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN
 	if (ret) {
 		munmap(r->base, r->size);
 		r->base = NULL;
-		return fail(err, -ret, "region header rejected: bad %s", why);
+		return ivnet_fail(err, -ret, "region header rejected: bad %s", why);
 	}
 	r->fd = fd;
 	return 0;
@@ -189,9 +180,10 @@ int ivnet_region_open(enum ivnet_backing backing, const char *path, struct ivnet
 	else if (backing == IVNET_BACKING_FILE)
 		fd = open(path, O_RDWR | O_CLOEXEC);
 	else
-		return fail(err, EINVAL, "a memfd has no path to open");
+		return ivnet_fail(err, EINVAL, "a memfd has no path to open");
 	if (fd < 0)
-		return fail(err, errno, "%s %s: %s", backing_name(backing), path, strerror(errno));
+		return ivnet_fail(err, errno, "%s %s: %s", backing_name(backing), path,
+				  strerror(errno));
 	ret = ivnet_region_attach_fd(fd, r, err);
 	if (ret)
 		close(fd);

@@ -14,15 +14,18 @@
  * With SHM and FILE backings, any process holding the fd could truncate it
  * and make the other mappings fault: only trusted host processes get it.
  *
- * Functions return 0 or a negative errno and, on failure, put a one-line
- * reason in err (when err is not NULL).
+ * In-tree only (ivnetd, tools, tests link it statically); not part of the
+ * installed library. Functions follow its error convention: 0 or a negative
+ * errno and, on failure, a one-line reason in err (when err is not NULL).
  */
 #ifndef IVNET_REGION_H
 #define IVNET_REGION_H
 
 #include <stdio.h>
 
-#include "ivnet_layout.h"
+#include <ivnet/ivnet.h>
+
+#include "ivnet_peer.h"
 
 enum ivnet_backing {
 	IVNET_BACKING_SHM,
@@ -46,8 +49,6 @@ struct ivnet_region {
 	struct ivnet_layout layout;
 };
 
-#define IVNET_ERRLEN 160
-
 /* Create the backing, size it, map it, bind it and format it. */
 int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *r,
 			char err[IVNET_ERRLEN]);
@@ -64,7 +65,7 @@ void ivnet_region_close(struct ivnet_region *r);
 
 static inline struct ivnet_peer *ivnet_region_peer(const struct ivnet_region *r, uint32_t id)
 {
-	return (struct ivnet_peer *)((uint8_t *)r->base + ivnet_peer_offset(&r->layout, id));
+	return ivnet_peer_entry(r->base, &r->layout, id);
 }
 
 static inline struct ivnet_region_hdr *ivnet_region_hdr(const struct ivnet_region *r)
@@ -74,5 +75,9 @@ static inline struct ivnet_region_hdr *ivnet_region_hdr(const struct ivnet_regio
 
 /* Human-readable summary of the layout and the peer table. */
 void ivnet_region_describe(const struct ivnet_region *r, FILE *out);
+
+/* In-tree only (not in the shared library): the region an endpoint joined,
+ * for tools and tests that look at the peer table or the rings directly. */
+const struct ivnet_region *ivnet_ep_region(const struct ivnet_ep *ep);
 
 #endif /* IVNET_REGION_H */

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
 
 #define BURST_MAX 64
 
@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
-	if (optind != argc - 1 || !n || !burst || burst > BURST_MAX || size < 14 || size > 65536)
+	if (optind != argc - 1 || !n || !burst || burst > BURST_MAX || size < IVNET_FRAME_MIN ||
+	    size > 65536)
 		goto usage;
 	a = join(argv[optind]);
 	z = join(argv[optind]);

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
 #include "stats.h"
 
 #define PERF_MAX_SIZES 32

@@ -3,7 +3,7 @@
  * ivnetd.h - the broker as a library; main.c is a thin shell around it.
  *
  * A daemon serves one or more segments. A segment is one UNIX socket that
- * speaks QEMU's ivshmem-server protocol (ivnet_proto.h), one shared region
+ * speaks QEMU's ivshmem-server protocol (ivshmem_proto.h), one shared region
  * formatted with the ivnet layout, and the peer table in that region. One
  * control socket per daemon answers status requests (control.c).
  */

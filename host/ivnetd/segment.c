@@ -2,7 +2,7 @@
 /*
  * segment.c - the ivshmem-server side of one segment: the region, the
  * listening socket, and each client's join and leave, to the byte of QEMU's
- * protocol (ivnet_proto.h).
+ * protocol (ivshmem_proto.h).
  *
  * A client is dropped, without disturbing the others, when it sends any byte
  * (as the reference server does), hangs up, or cannot take a message.
@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivnet_proto.h"
+#include "ivshmem_proto.h"
 #include "ivnetd.h"
 
 static void peer_free(struct ivnetd_peer *p)

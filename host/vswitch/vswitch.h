@@ -28,7 +28,7 @@
 #include "ctl_parse.h"
 #include "ctl_server.h"
 #include "fdb.h"
-#include "ivnet_endpoint.h"
+#include "ivnet_region.h"
 
 #define VSW_PORTS_MAX 32
 #define VSW_WORKERS_MAX 16

@@ -12,6 +12,8 @@
 set -eu
 src=$1 out=$2 target=$3
 shift 3
+# libivnet's public headers (<ivnet/ivnet.h>), for the sources that name them
+export CPATH="$src/lib/include${CPATH:+:$CPATH}"
 case $target in
 ctl) files="$src/host/ivnetd/ctl_parse.c $src/host/util/ctl_io.c $src/host/ivnetd/options.c $src/host/util/size.c $src/host/placement/placement_config.c $src/host/util/cpus.c" ;;
 region) files="$src/abi/ivnet_layout.c $src/abi/ivnet_ring.c" ;;

@@ -27,7 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
+
+#include "ivnet_region.h"
 
 #define HDR 14
 #define META 20

@@ -49,7 +49,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
+
+#include "ivnet_region.h"
+#include "ivnet_ring.h"
 
 #define BURST 4
 

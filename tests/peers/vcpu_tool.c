@@ -32,7 +32,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
 
 #define THREADS_MAX 32
 

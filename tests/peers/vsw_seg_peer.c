@@ -23,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "ivnet_endpoint.h"
+#include <ivnet/ivnet.h>
 
 #define LEN 200
 #define TRIES 50

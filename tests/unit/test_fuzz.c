@@ -85,7 +85,7 @@ static void honest_receive(struct fuzz *z)
 
 		CHECK(f.data >= lo && f.data + f.len <= hi);
 		CHECK(f.len >= IVNET_FRAME_MIN && f.len <= z->l.max_frame);
-		CHECK(ivnet_meta_valid(&d));
+		CHECK(__ivnet_ring_meta_valid(&d));
 		/* touch the first and last byte, as a real receiver would */
 		sink = f.data[0];
 		sink = f.data[f.len - 1];

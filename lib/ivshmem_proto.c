@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * ivnet_proto.c - sending and receiving ivshmem protocol messages.
+ * ivshmem_proto.c - sending and receiving ivshmem protocol messages.
  */
 #define _GNU_SOURCE
-#include "ivnet_proto.h"
+#include "ivshmem_proto.h"
 
 #include <endian.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ivnet_proto.h - the QEMU ivshmem client-server protocol, both ends.
+ * ivshmem_proto.h - the QEMU ivshmem client-server protocol, both ends.
  *
  * UNIX stream socket, server to client only. Every message is one 8-byte
  * little-endian signed integer with at most one file descriptor attached
@@ -17,8 +17,8 @@
  * peer connected); a peer id without an fd means that peer left. A client
  * never sends anything: the server drops a client that does.
  */
-#ifndef IVNET_PROTO_H
-#define IVNET_PROTO_H
+#ifndef IVSHMEM_PROTO_H
+#define IVSHMEM_PROTO_H
 
 #include <stdint.h>
 
@@ -36,4 +36,4 @@ int ivnet_proto_send(int sock, int64_t value, int fd);
  */
 int ivnet_proto_recv(int sock, int64_t *value, int *fd);
 
-#endif /* IVNET_PROTO_H */
+#endif /* IVSHMEM_PROTO_H */
