@@ -28,6 +28,7 @@
 
 #include "ivshmem_proto.h"
 #include "ivnetd.h"
+#include "unix_socket.h"
 
 static void peer_free(struct ivnetd_peer *p)
 {
@@ -339,15 +340,11 @@ static int region_create(struct ivnetd_segment *s, int node, char err[IVNET_ERRL
  * region must not be formatted again under its feet). */
 static int socket_in_use(const char *path)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd, live;
+	struct sockaddr_un sun;
+	int fd = host_unix_socket(path, 0, &sun), live;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 	close(fd);
 	return live ? -EADDRINUSE : 0;
@@ -355,14 +352,12 @@ static int socket_in_use(const char *path)
 
 static int listen_on(struct ivnetd_segment *s)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	const struct ivnetd_segment_config *c = &s->cfg;
-	int fd;
+	struct sockaddr_un sun;
+	int fd = host_unix_socket(c->socket_path, SOCK_NONBLOCK, &sun);
 
-	strcpy(sun.sun_path, c->socket_path); /* length checked by socket_in_use() */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	unlink(c->socket_path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    (c->socket_mode >= 0 && chmod(c->socket_path, (mode_t)c->socket_mode) < 0) ||
