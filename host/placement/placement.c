@@ -95,7 +95,7 @@ struct ivnetd_placement {
 	struct ivnetd_cpus coreset;
 	struct ivnetd_plan plan;
 	int planned;
-	int node; /* the region's */
+	int node;   /* the region's */
 	void *base; /* the region, from ivnetd_placement_lock() */
 	uint64_t size;
 	uint64_t locked;
@@ -923,8 +923,8 @@ static int relock(struct ivnetd_placement *pl)
 			 "%s segment=%s: cannot lock the region (%" PRIu64 " bytes) in memory: "
 			 "%s; RLIMIT_MEMLOCK is %s (raise it: ulimit -l, LimitMEMLOCK= in a "
 			 "systemd unit, or give ivnetd CAP_IPC_LOCK)%s",
-			 m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", pl->seg.name,
-			 pl->size, strerror(e), lim,
+			 m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", pl->seg.name, pl->size,
+			 strerror(e), lim,
 			 m == IVNETD_MLOCK_REQUIRE ? ""
 						   : "; running unlocked (mlock=require refuses)");
 		return m == IVNETD_MLOCK_REQUIRE ? -e : 0;
@@ -1145,8 +1145,7 @@ void ivnetd_placement_tick(struct placement_env *e)
 	arm_timer(e);
 }
 
-int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus,
-			    int *node)
+int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus, int *node)
 {
 	if (!pl || !pl->planned)
 		return -1;

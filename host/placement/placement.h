@@ -188,8 +188,7 @@ void ivnetd_placement_tick(struct placement_env *e);
 /* For the host's own threads that serve a segment (a switch, say): the
  * CPUs of its domain and the region's node. Returns 0, or -1 if the
  * segment is not placed. */
-int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus,
-			    int *node);
+int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus, int *node);
 
 /* `ivnetctl placement`: text or JSON (print.h). */
 void ivnetd_placement_show(struct pr *p, const struct ivnetd_placement *pl);

@@ -144,6 +144,7 @@ int ivnetd_cpus_set_affinity(int tid, const struct ivnetd_cpus *set)
 	int c;
 
 	CPU_ZERO(&cs);
-	cpus_for_each(c, set) CPU_SET(c, &cs);
+	cpus_for_each(c, set)
+		CPU_SET(c, &cs);
 	return sched_setaffinity(tid, sizeof(cs), &cs) < 0 ? -errno : 0;
 }
