@@ -110,6 +110,16 @@ static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct
 	pr_text(p, "\n");
 }
 
+static const struct pr_counter segment_counters[] = {
+	PR_COUNTER(struct ivnetd_counters, joins, " joins %llu"),
+	PR_COUNTER(struct ivnetd_counters, leaves, " leaves %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_full, " refused-full %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_perm, " refused-perm %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_error, " refused-error %llu"),
+	PR_COUNTER(struct ivnetd_counters, dropped, " dropped %llu"),
+	PR_COUNTER(struct ivnetd_counters, control_signals, " control-signals %llu"),
+};
+
 static void show_counters(struct pr *p, const struct ivnetd_segment *s)
 {
 	const struct ivnet_layout *l = &s->region.layout;
@@ -117,13 +127,7 @@ static void show_counters(struct pr *p, const struct ivnetd_segment *s)
 
 	pr_obj_open(p, NULL);
 	pr_str(p, "segment", "%s", s->cfg.name);
-	pr_u64(p, "joins", " joins %llu", s->n.joins);
-	pr_u64(p, "leaves", " leaves %llu", s->n.leaves);
-	pr_u64(p, "refused_full", " refused-full %llu", s->n.refused_full);
-	pr_u64(p, "refused_perm", " refused-perm %llu", s->n.refused_perm);
-	pr_u64(p, "refused_error", " refused-error %llu", s->n.refused_error);
-	pr_u64(p, "dropped", " dropped %llu", s->n.dropped);
-	pr_u64(p, "control_signals", " control-signals %llu", s->n.control_signals);
+	PR_COUNTERS(p, &s->n, segment_counters);
 	pr_text(p, "\n");
 	/* Queued slots per ring between joined peers, read from shared memory:
 	 * reported as read, modulo the ring size, never trusted further. */
