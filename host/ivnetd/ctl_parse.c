@@ -139,11 +139,22 @@ static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char
 	return 0;
 }
 
+/* The requests that are one word. */
+static const struct {
+	const char *word;
+	enum ivnetd_ctl_verb verb;
+} alone[] = {
+	{"status", IVNETD_CTL_STATUS},
+	{"help", IVNETD_CTL_HELP},
+	{"topology", IVNETD_CTL_TOPOLOGY},
+};
+
 int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
 		     size_t errlen)
 {
 	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
 	int n, i = 0;
+	size_t k;
 
 	memset(req, 0, sizeof(*req));
 	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
@@ -151,24 +162,17 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 		return -1;
 	i = req->json;
 #define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
-	if (IS(0, "status") && n == i + 1) {
-		req->verb = IVNETD_CTL_STATUS;
-		return 0;
-	}
-	if (IS(0, "help") && n == i + 1) {
-		req->verb = IVNETD_CTL_HELP;
-		return 0;
-	}
+	for (k = 0; n == i + 1 && k < sizeof(alone) / sizeof(alone[0]); k++)
+		if (IS(0, alone[k].word)) {
+			req->verb = alone[k].verb;
+			return 0;
+		}
 	if (IS(0, "peer") && IS(1, "label"))
 		return req->verb = IVNETD_CTL_PEER_LABEL,
 		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
 	if (IS(0, "peer") && IS(1, "uplink"))
 		return req->verb = IVNETD_CTL_PEER_UPLINK,
 		       parse_uplink(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "topology") && n == i + 1) {
-		req->verb = IVNETD_CTL_TOPOLOGY;
-		return 0;
-	}
 	if (IS(0, "placement") && IS(1, "set"))
 		return req->verb = IVNETD_CTL_PLACEMENT_SET,
 		       parse_place_set(req, w + i + 2, n - i - 2, err, errlen);
