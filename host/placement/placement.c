@@ -684,7 +684,7 @@ static struct pl_proc *proc_of_peer(struct ivnetd_placement *pl, uint32_t id)
 	return NULL;
 }
 
-/* The segment, other than s, that places pid, if any. */
+/* The segment, other than pl's, that places pid, if any. */
 static const char *placed_elsewhere(const struct ivnetd_placement *pl, int pid)
 {
 	struct ivnetd_placement *o;
@@ -863,7 +863,7 @@ static void log_plan(struct ivnetd_placement *pl)
 int ivnetd_placement_start(struct placement_env *env, const struct placement_segment *s,
 			   struct ivnetd_placement **out, int *node)
 {
-	struct ivnetd_placement *pl = calloc(1, sizeof(*pl));
+	struct ivnetd_placement *pl = calloc(1, sizeof(*pl)), **tail;
 	char err[ERR_LEN];
 
 	*out = pl;
@@ -874,8 +874,9 @@ int ivnetd_placement_start(struct placement_env *env, const struct placement_seg
 	pl->seg = *s;
 	pl->cfg = s->place;
 	pl->node = *node;
-	pl->next = env->all;
-	env->all = pl;
+	for (tail = &env->all; *tail; tail = &(*tail)->next)
+		; /* in start order, as the daemon's segments */
+	*tail = pl;
 	if (pl->cfg.policy == IVNETD_POLICY_NONE)
 		return 0;
 	if (make_plan(pl, &pl->cfg, &pl->coreset, &pl->plan, err, sizeof(err)) ||
