@@ -19,16 +19,14 @@
  * the request line and prints the answer. CTRL defaults to $IVNET_CTL, else
  * /tmp/ivshmem_socket.ctl (ivnetd's default). Exit status 1 on an error.
  */
-#define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#define LINE_MAX_ 1024
+#include "ctl_client.h"
+#include "ctl_io.h"
 
 static void usage(void)
 {
@@ -45,32 +43,31 @@ static void usage(void)
 	exit(2);
 }
 
-static int connect_ctl(const char *path)
+/* The words after the options, one line (-j first when asked). */
+static void request_line(char *line, size_t n, int json, int argc, char **argv)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd;
+	size_t len = 0;
 
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "ivnetctl: control path too long\n");
-		exit(2);
+	line[0] = '\0';
+	if (json)
+		len = (size_t)snprintf(line, n, "-j");
+	for (; argc > 0; argc--, argv++) {
+		int w = snprintf(line + len, n - len, "%s%s", len ? " " : "", *argv);
+
+		if (w < 0 || (size_t)w >= n - len) {
+			fprintf(stderr, "ivnetctl: request too long\n");
+			exit(2);
+		}
+		len += (size_t)w;
 	}
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "ivnetctl: cannot reach %s: %s\n", path, strerror(errno));
-		exit(1);
-	}
-	return fd;
 }
 
 int main(int argc, char **argv)
 {
 	const char *ctl = getenv("IVNET_CTL");
-	char line[LINE_MAX_ + 2], buf[4096];
-	size_t len = 0, seen = 0;
-	int i = 1, json = 0, fd, failed = 0;
-	char head[16];
-	ssize_t n;
+	char line[CTL_LINE_MAX + 1], *ans;
+	int i = 1, json = 0, fd, e;
+	size_t len;
 
 	if (!ctl)
 		ctl = "/tmp/ivshmem_socket.ctl";
@@ -84,43 +81,29 @@ int main(int argc, char **argv)
 	}
 	if (i == argc)
 		usage();
-	if (json)
-		len = (size_t)snprintf(line, sizeof(line), "-j");
-	for (; i < argc; i++) {
-		int w = snprintf(line + len, sizeof(line) - len, "%s%s", len ? " " : "", argv[i]);
-
-		if (w < 0 || (size_t)w >= sizeof(line) - len - 1) {
-			fprintf(stderr, "ivnetctl: request too long\n");
-			return 2;
-		}
-		len += (size_t)w;
+	request_line(line, sizeof(line), json, argc - i, argv + i);
+	fd = ctl_client_connect(ctl, 0);
+	if (fd == -ENAMETOOLONG) {
+		fprintf(stderr, "ivnetctl: control path too long\n");
+		return 2;
 	}
-	line[len++] = '\n';
-
-	fd = connect_ctl(ctl);
-	if (write(fd, line, len) != (ssize_t)len) {
-		fprintf(stderr, "ivnetctl: write: %s\n", strerror(errno));
+	if (fd < 0) {
+		fprintf(stderr, "ivnetctl: cannot reach %s: %s\n", ctl, strerror(-fd));
 		return 1;
 	}
-	shutdown(fd, SHUT_WR);
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		/* the answer's first bytes say whether it is an error */
-		if (seen < sizeof(head)) {
-			size_t k =
-				(size_t)n < sizeof(head) - seen ? (size_t)n : sizeof(head) - seen;
-
-			memcpy(head + seen, buf, k);
-			seen += k;
-			if (seen >= 7)
-				failed = !strncmp(head, "error: ", 7) ||
-					 (seen >= 9 && !strncmp(head, "{\"error\":", 9));
-		}
-		fwrite(buf, 1, (size_t)n, stdout);
+	e = ctl_client_send(fd, line);
+	if (e) {
+		fprintf(stderr, "ivnetctl: write: %s\n", strerror(-e));
+		return 1;
 	}
+	e = ctl_client_answer(fd, 0, &ans, &len);
 	close(fd);
-	if (n < 0) {
-		fprintf(stderr, "ivnetctl: read: %s\n", strerror(errno));
+	if (e) {
+		fprintf(stderr, "ivnetctl: read: %s\n", strerror(-e));
 		return 1;
 	}
-	return failed ? 1 : 0;
+	fwrite(ans, 1, len, stdout);
+	e = ctl_answer_is_error(ans);
+	free(ans);
+	return e ? 1 : 0;
 }

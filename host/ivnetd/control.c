@@ -110,6 +110,16 @@ static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct
 	pr_text(p, "\n");
 }
 
+static const struct pr_counter segment_counters[] = {
+	PR_COUNTER(struct ivnetd_counters, joins, " joins %llu"),
+	PR_COUNTER(struct ivnetd_counters, leaves, " leaves %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_full, " refused-full %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_perm, " refused-perm %llu"),
+	PR_COUNTER(struct ivnetd_counters, refused_error, " refused-error %llu"),
+	PR_COUNTER(struct ivnetd_counters, dropped, " dropped %llu"),
+	PR_COUNTER(struct ivnetd_counters, control_signals, " control-signals %llu"),
+};
+
 static void show_counters(struct pr *p, const struct ivnetd_segment *s)
 {
 	const struct ivnet_layout *l = &s->region.layout;
@@ -117,13 +127,7 @@ static void show_counters(struct pr *p, const struct ivnetd_segment *s)
 
 	pr_obj_open(p, NULL);
 	pr_str(p, "segment", "%s", s->cfg.name);
-	pr_u64(p, "joins", " joins %llu", s->n.joins);
-	pr_u64(p, "leaves", " leaves %llu", s->n.leaves);
-	pr_u64(p, "refused_full", " refused-full %llu", s->n.refused_full);
-	pr_u64(p, "refused_perm", " refused-perm %llu", s->n.refused_perm);
-	pr_u64(p, "refused_error", " refused-error %llu", s->n.refused_error);
-	pr_u64(p, "dropped", " dropped %llu", s->n.dropped);
-	pr_u64(p, "control_signals", " control-signals %llu", s->n.control_signals);
+	PR_COUNTERS(p, &s->n, segment_counters);
 	pr_text(p, "\n");
 	/* Queued slots per ring between joined peers, read from shared memory:
 	 * reported as read, modulo the ring size, never trusted further. */
@@ -172,6 +176,7 @@ static void label_one(struct ivnetd *d, struct ivnetd_segment *s, struct ivnetd_
 		strcpy(q->label, req->label);
 	if (req->uuid[0])
 		strcpy(q->uuid, req->uuid);
+	ivnetd_placement_label(s->pl, q->id, q->label);
 	ivnetd_log(d, "label segment=%s peer=%u pid=%d name=%s uuid=%s", s->cfg.name, q->id,
 		   (int)q->pid, q->label, q->uuid);
 }
@@ -218,7 +223,7 @@ static int label_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, st
 	if (req->qmp[0]) {
 		char err[HOST_ERRLEN];
 
-		if (ivnetd_placement_qmp(s, q, req->qmp, err, sizeof(err)))
+		if (ivnetd_placement_qmp(s->pl, q->id, req->qmp, err, sizeof(err)))
 			return pr_error(p, "%s", err);
 	}
 	show_peer(p, s, q);
@@ -252,11 +257,11 @@ static int place_set(struct ivnetd *d, const struct ivnetd_ctl_request *req, str
 
 	if (!s)
 		return pr_error(p, "no segment '%s'", req->segment);
-	if (ivnetd_placement_set(s, &req->place, req->place_keys, err, sizeof(err)))
+	if (ivnetd_placement_set(s->pl, &req->place, req->place_keys, err, sizeof(err)))
 		return pr_error(p, "%s", err);
 	pr_obj_open(p, NULL);
 	pr_arr_open(p, "segments");
-	ivnetd_placement_show(p, s);
+	ivnetd_placement_show(p, s->pl);
 	pr_arr_close(p);
 	pr_obj_close(p);
 	return 0;
@@ -323,7 +328,7 @@ int ivnetd_ctl_answer(struct ivnetd *d, const struct ivnetd_ctl_request *req, FI
 		if (req->verb == IVNETD_CTL_SEGMENT_SHOW)
 			show_segment(&p, s);
 		else if (req->verb == IVNETD_CTL_PLACEMENT_SHOW)
-			ivnetd_placement_show(&p, s);
+			ivnetd_placement_show(&p, s->pl);
 		else if (req->verb == IVNETD_CTL_STATS)
 			show_counters(&p, s);
 		else

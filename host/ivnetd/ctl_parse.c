@@ -14,22 +14,6 @@
 
 #define MAX_WORDS 8
 
-static int word_ok(const char *w, const char *extra)
-{
-	for (; *w; w++)
-		if (!isalnum((unsigned char)*w) && !strchr(extra, *w))
-			return 0;
-	return 1;
-}
-
-static int copy_word(char *dst, size_t n, const char *w)
-{
-	if (strlen(w) >= n)
-		return -1;
-	strcpy(dst, w);
-	return 0;
-}
-
 /* A peer is named by its id, or by pid=PID: the pid of the process that
  * joined (SO_PEERCRED), which is what a libvirt hook knows of its QEMU. */
 static int parse_peer(struct ivnetd_ctl_request *req, const char *w, char *err, size_t el)
@@ -68,21 +52,21 @@ static int parse_label(struct ivnetd_ctl_request *req, char **w, int n, char *er
 		snprintf(err, el, "usage: peer label SEGMENT ID|pid=PID [name=NAME] [uuid=UUID]");
 		return -1;
 	}
-	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+	if (ctl_word_copy(req->segment, sizeof(req->segment), w[0]) || !ctl_word_ok(w[0], "._-")) {
 		snprintf(err, el, "bad segment name");
 		return -1;
 	}
 	if (parse_peer(req, w[1], err, el))
 		return -1;
 	for (i = 2; i < n; i++) {
-		if (!strncmp(w[i], "name=", 5) && word_ok(w[i] + 5, "._-") &&
-		    !copy_word(req->label, sizeof(req->label), w[i] + 5))
+		if (!strncmp(w[i], "name=", 5) && ctl_word_ok(w[i] + 5, "._-") &&
+		    !ctl_word_copy(req->label, sizeof(req->label), w[i] + 5))
 			continue;
-		if (!strncmp(w[i], "uuid=", 5) && word_ok(w[i] + 5, "-") &&
-		    !copy_word(req->uuid, sizeof(req->uuid), w[i] + 5))
+		if (!strncmp(w[i], "uuid=", 5) && ctl_word_ok(w[i] + 5, "-") &&
+		    !ctl_word_copy(req->uuid, sizeof(req->uuid), w[i] + 5))
 			continue;
-		if (!strncmp(w[i], "qmp=", 4) && w[i][4] == '/' && word_ok(w[i] + 4, "/._-") &&
-		    !copy_word(req->qmp, sizeof(req->qmp), w[i] + 4))
+		if (!strncmp(w[i], "qmp=", 4) && w[i][4] == '/' && ctl_word_ok(w[i] + 4, "/._-") &&
+		    !ctl_word_copy(req->qmp, sizeof(req->qmp), w[i] + 4))
 			continue;
 		snprintf(err, el, "bad label '%.32s' (name=[A-Za-z0-9._-]{1,63}, uuid=, qmp=/PATH)",
 			 w[i]);
@@ -101,7 +85,7 @@ static int parse_uplink(struct ivnetd_ctl_request *req, char **w, int n, char *e
 		snprintf(err, el, "usage: peer uplink SEGMENT ID on|off");
 		return -1;
 	}
-	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+	if (ctl_word_copy(req->segment, sizeof(req->segment), w[0]) || !ctl_word_ok(w[0], "._-")) {
 		snprintf(err, el, "bad segment name");
 		return -1;
 	}
@@ -127,7 +111,7 @@ static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char
 			 "[pin=affinity|cpuset] [cpus=LIST] [sched=S]");
 		return -1;
 	}
-	if (copy_word(req->segment, sizeof(req->segment), w[0]) || !word_ok(w[0], "._-")) {
+	if (ctl_word_copy(req->segment, sizeof(req->segment), w[0]) || !ctl_word_ok(w[0], "._-")) {
 		snprintf(err, el, "bad segment name");
 		return -1;
 	}
@@ -155,11 +139,22 @@ static int parse_place_set(struct ivnetd_ctl_request *req, char **w, int n, char
 	return 0;
 }
 
+/* The requests that are one word. */
+static const struct {
+	const char *word;
+	enum ivnetd_ctl_verb verb;
+} alone[] = {
+	{"status", IVNETD_CTL_STATUS},
+	{"help", IVNETD_CTL_HELP},
+	{"topology", IVNETD_CTL_TOPOLOGY},
+};
+
 int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
 		     size_t errlen)
 {
 	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
 	int n, i = 0;
+	size_t k;
 
 	memset(req, 0, sizeof(*req));
 	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
@@ -167,24 +162,17 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 		return -1;
 	i = req->json;
 #define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
-	if (IS(0, "status") && n == i + 1) {
-		req->verb = IVNETD_CTL_STATUS;
-		return 0;
-	}
-	if (IS(0, "help") && n == i + 1) {
-		req->verb = IVNETD_CTL_HELP;
-		return 0;
-	}
+	for (k = 0; n == i + 1 && k < sizeof(alone) / sizeof(alone[0]); k++)
+		if (IS(0, alone[k].word)) {
+			req->verb = alone[k].verb;
+			return 0;
+		}
 	if (IS(0, "peer") && IS(1, "label"))
 		return req->verb = IVNETD_CTL_PEER_LABEL,
 		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
 	if (IS(0, "peer") && IS(1, "uplink"))
 		return req->verb = IVNETD_CTL_PEER_UPLINK,
 		       parse_uplink(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "topology") && n == i + 1) {
-		req->verb = IVNETD_CTL_TOPOLOGY;
-		return 0;
-	}
 	if (IS(0, "placement") && IS(1, "set"))
 		return req->verb = IVNETD_CTL_PLACEMENT_SET,
 		       parse_place_set(req, w + i + 2, n - i - 2, err, errlen);
@@ -204,8 +192,8 @@ int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *re
 	}
 #undef IS
 	if (i < n) {
-		if (i + 1 != n || !word_ok(w[i], "._-") ||
-		    copy_word(req->segment, sizeof(req->segment), w[i])) {
+		if (i + 1 != n || !ctl_word_ok(w[i], "._-") ||
+		    ctl_word_copy(req->segment, sizeof(req->segment), w[i])) {
 			snprintf(err, errlen, "bad segment argument");
 			return -1;
 		}

@@ -108,8 +108,8 @@ static void read_topology(struct ivnetd *d)
 	}
 }
 
-/* Placement is handed the daemon's topology, log and segments, and its
- * rescan timer joins our loop. */
+/* Placement is handed the daemon's topology and log (each segment then
+ * starts its own placement), and its rescan timer joins our loop. */
 static int placement_timer(struct ivnetd *d)
 {
 	struct placement_env *e = &d->place;
@@ -117,8 +117,6 @@ static int placement_timer(struct ivnetd *d)
 
 	e->topo = d->topo;
 	e->log = (struct host_log){ivnetd_log_line, d};
-	e->seg = d->seg;
-	e->nseg = &d->nseg;
 	fd = ivnetd_placement_timer_start(e);
 	if (fd < 0)
 		return fd;

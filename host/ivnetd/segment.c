@@ -28,6 +28,7 @@
 
 #include "ivshmem_proto.h"
 #include "ivnetd.h"
+#include "unix_socket.h"
 
 static void peer_free(struct ivnetd_peer *p)
 {
@@ -69,7 +70,7 @@ static void peer_leave(struct ivnetd_segment *s, struct ivnetd_peer *p, const ch
 	s->peer[p->id] = NULL;
 	s->npeers--;
 	s->n.leaves++;
-	ivnetd_placement_leave(s, p);
+	ivnetd_placement_leave(s->pl, p->id);
 	ivnetd_peer_unpublish(s, p->id);
 	for (i = 0; i < s->region.layout.max_peers; i++) {
 		struct ivnetd_peer *o = s->peer[i];
@@ -174,6 +175,18 @@ static void refuse(struct ivnetd_segment *s, struct ivnetd_peer *p, uint64_t *co
 	peer_free(p);
 }
 
+_Static_assert(PLACEMENT_PEERS_MAX >= IVNET_PEERS_MAX, "a peer id placement cannot hold");
+_Static_assert(PLACEMENT_NAME_LEN >= IVNET_NAME_LEN, "a segment name placement cuts short");
+
+/* Placement keeps its own view of the peer: what it needs to place it. */
+static void join_placement(struct ivnetd_segment *s, const struct ivnetd_peer *p)
+{
+	struct placement_peer pp = {.id = p->id, .pid = p->pid};
+
+	snprintf(pp.label, sizeof(pp.label), "%s", p->label);
+	ivnetd_placement_join(s->pl, &pp);
+}
+
 static struct ivnetd_peer *peer_new(struct ivnetd_segment *s, int fd)
 {
 	struct ivnetd_peer *p = calloc(1, sizeof(*p));
@@ -244,7 +257,7 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 	if (ivnetd_watch_add(s->d, &p->w))
 		doom(p, "epoll-failed");
 	ivnetd_peer_signal_all(s, p);
-	ivnetd_placement_join(s, p);
+	join_placement(s, p);
 	reap(s);
 }
 
@@ -327,15 +340,11 @@ static int region_create(struct ivnetd_segment *s, int node, char err[IVNET_ERRL
  * region must not be formatted again under its feet). */
 static int socket_in_use(const char *path)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	int fd, live;
+	struct sockaddr_un sun;
+	int fd = host_unix_socket(path, 0, &sun), live;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	live = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
 	close(fd);
 	return live ? -EADDRINUSE : 0;
@@ -343,14 +352,12 @@ static int socket_in_use(const char *path)
 
 static int listen_on(struct ivnetd_segment *s)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	const struct ivnetd_segment_config *c = &s->cfg;
-	int fd;
+	struct sockaddr_un sun;
+	int fd = host_unix_socket(c->socket_path, SOCK_NONBLOCK, &sun);
 
-	strcpy(sun.sun_path, c->socket_path); /* length checked by socket_in_use() */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	unlink(c->socket_path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
 	    (c->socket_mode >= 0 && chmod(c->socket_path, (mode_t)c->socket_mode) < 0) ||
@@ -364,6 +371,15 @@ static int listen_on(struct ivnetd_segment *s)
 	s->w.kind = IVNETD_W_LISTEN;
 	s->w.fd = fd;
 	return 0;
+}
+
+/* Placement is handed a copy of the segment's settings, not the segment. */
+static int start_placement(struct ivnetd_segment *s, int *node)
+{
+	struct placement_segment ps = {.numa_node = s->cfg.numa_node, .place = s->cfg.place};
+
+	snprintf(ps.name, sizeof(ps.name), "%s", s->cfg.name);
+	return ivnetd_placement_start(&s->d->place, &ps, &s->pl, node);
 }
 
 int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
@@ -386,7 +402,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 	}
 	/* The plan says which node the region's pages go to, before they
 	 * are first touched. */
-	ret = ivnetd_placement_start(&d->place, s, &node);
+	ret = start_placement(s, &node);
 	if (ret)
 		goto err_placement;
 	ret = region_create(s, node, err);
@@ -394,7 +410,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 		ivnetd_log(d, "error segment=%s region: %s", cfg->name, err);
 		goto err_placement;
 	}
-	ret = ivnetd_placement_lock(s);
+	ret = ivnetd_placement_lock(s->pl, s->region.base, s->region.size);
 	if (ret)
 		goto err_region;
 	ret = listen_on(s);
@@ -414,7 +430,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 err_region:
 	ivnet_region_close(&s->region);
 err_placement:
-	ivnetd_placement_stop(s);
+	ivnetd_placement_stop(&s->pl);
 	return ret;
 }
 
@@ -427,7 +443,7 @@ void ivnetd_segment_stop(struct ivnetd_segment *s)
 	for (i = 0; i < IVNET_PEERS_MAX; i++)
 		if (s->peer[i])
 			peer_leave(s, s->peer[i], "shutdown");
-	ivnetd_placement_stop(s);
+	ivnetd_placement_stop(&s->pl);
 	close(s->w.fd);
 	s->w.fd = -1;
 	unlink(s->cfg.socket_path);

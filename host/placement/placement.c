@@ -33,7 +33,7 @@
 #include "cgroup.h"
 #include "host_err.h"
 #include "host_log.h"
-#include "ivnetd.h"
+#include "placement.h"
 #include "print.h"
 #include "qmp.h"
 #include "threads.h"
@@ -87,15 +87,20 @@ struct pending {
 
 struct ivnetd_placement {
 	struct placement_env *env;
-	struct ivnetd_segment *s;
-	struct ivnetd_placement_config cfg;
+	struct ivnetd_placement *next; /* env->all */
+	struct placement_segment seg;
+	struct ivnetd_placement_config cfg; /* seg.place, as `placement set` left it */
+	struct placement_peer peer[PLACEMENT_PEERS_MAX];
+	uint64_t present; /* which of peer[] have joined */
 	struct ivnetd_cpus coreset;
 	struct ivnetd_plan plan;
 	int planned;
-	int node; /* the region's */
+	int node;   /* the region's */
+	void *base; /* the region, from ivnetd_placement_lock() */
+	uint64_t size;
 	uint64_t locked;
 	struct ivnetd_cgroup cg;
-	struct pl_proc *proc[IVNET_PEERS_MAX];
+	struct pl_proc *proc[PLACEMENT_PEERS_MAX];
 	int nproc;
 	struct pending *pending;
 	int npending;
@@ -118,7 +123,7 @@ static void fmt_cpus(const struct ivnetd_cpus *s, char *buf, size_t n)
 
 static int lowest_peer(const struct pl_proc *pr)
 {
-	return pr->peers ? __builtin_ctzll(pr->peers) : (int)IVNET_PEERS_MAX;
+	return pr->peers ? __builtin_ctzll(pr->peers) : (int)PLACEMENT_PEERS_MAX;
 }
 
 /* Remember the first error of a process, and log it once. */
@@ -136,7 +141,7 @@ static void proc_error(struct ivnetd_placement *pl, struct pl_proc *pr, const ch
 	if (!strcmp(msg, pr->error))
 		return;
 	snprintf(pr->error, sizeof(pr->error), "%s", msg);
-	host_log(&pl->env->log, "placement error segment=%s pid=%d: %s", pl->s->cfg.name, pr->pid,
+	host_log(&pl->env->log, "placement error segment=%s pid=%d: %s", pl->seg.name, pr->pid,
 		 msg);
 }
 
@@ -176,7 +181,7 @@ static int make_plan(struct ivnetd_placement *pl, const struct ivnetd_placement_
 		}
 		*coreset = cfg->cpus;
 	}
-	return ivnetd_plan_make(plan, t, coreset, pl->s->cfg.numa_node, err, errlen);
+	return ivnetd_plan_make(plan, t, coreset, pl->seg.numa_node, err, errlen);
 }
 
 static void unit_cpus(const struct ivnetd_placement *pl, int unit, struct ivnetd_cpus *out)
@@ -264,7 +269,7 @@ static void try_qmp(struct ivnetd_placement *pl, struct pl_proc *pr)
 	pr->qcpu = q;
 	pr->nqcpu = n;
 	pr->qmp_ok = 1;
-	host_log(&pl->env->log, "placement segment=%s pid=%d qmp=%s vcpus=%d", pl->s->cfg.name,
+	host_log(&pl->env->log, "placement segment=%s pid=%d qmp=%s vcpus=%d", pl->seg.name,
 		 pr->pid, pr->qmp, n);
 }
 
@@ -540,7 +545,7 @@ static void apply(struct ivnetd_placement *pl, struct pl_proc *pr)
 			cpus_or(&all, &pr->th[i].want);
 	fmt_cpus(&all, list, sizeof(list));
 	host_log(&pl->env->log, "place segment=%s pid=%d threads=%d vcpus=%d mechanism=%s cpus=%s",
-		 pl->s->cfg.name, pr->pid, pr->nth, pr->nvcpus, ivnetd_pin_name(pl->cfg.pin), list);
+		 pl->seg.name, pr->pid, pr->nth, pr->nvcpus, ivnetd_pin_name(pl->cfg.pin), list);
 }
 
 static void pending_add(struct ivnetd_placement *pl, const char *path)
@@ -564,7 +569,7 @@ static void undo(struct ivnetd_placement *pl, struct pl_proc *pr)
 		if (pr->cg_in &&
 		    ivnetd_cgroup_move_back(&pl->cg, pr->cg_orig, pr->pid, err, sizeof(err)))
 			host_log(&pl->env->log, "placement error segment=%s pid=%d: %s",
-				 pl->s->cfg.name, pr->pid, err);
+				 pl->seg.name, pr->pid, err);
 		for (i = 0; i < pr->nth; i++) {
 			struct pl_thread *t = &pr->th[i];
 
@@ -580,7 +585,7 @@ static void undo(struct ivnetd_placement *pl, struct pl_proc *pr)
 		pending_add(pl, pr->cg); /* an exited process is still leaving it */
 	if (!pr->skip)
 		host_log(&pl->env->log, "unplace segment=%s pid=%d threads-restored=%d",
-			 pl->s->cfg.name, pr->pid, restored);
+			 pl->seg.name, pr->pid, restored);
 	pr->cg[0] = '\0';
 	pr->cg_in = 0;
 	for (i = 0; i < pr->nth; i++) {
@@ -603,7 +608,7 @@ static void proc_free(struct pl_proc *pr)
  * peer id, a process's vCPUs in index order. Then every process applied. */
 static void replan(struct ivnetd_placement *pl)
 {
-	struct pl_proc *order[IVNET_PEERS_MAX];
+	struct pl_proc *order[PLACEMENT_PEERS_MAX];
 	int n = 0, i, j, unit = 0;
 
 	if (!pl->planned)
@@ -651,7 +656,7 @@ static void replan(struct ivnetd_placement *pl)
 			host_log(&pl->env->log,
 				 "placement segment=%s: %d vCPUs and processes share the %d CPUs "
 				 "of the domain",
-				 pl->s->cfg.name, unit, cpus);
+				 pl->seg.name, unit, cpus);
 	}
 	for (i = 0; i < n; i++)
 		apply(pl, order[i]);
@@ -679,21 +684,19 @@ static struct pl_proc *proc_of_peer(struct ivnetd_placement *pl, uint32_t id)
 	return NULL;
 }
 
-/* The segment, other than s, that places pid, if any. */
+/* The segment, other than pl's, that places pid, if any. */
 static const char *placed_elsewhere(const struct ivnetd_placement *pl, int pid)
 {
-	const struct placement_env *e = pl->env;
-	int i;
+	struct ivnetd_placement *o;
 
-	for (i = 0; i < *e->nseg; i++) {
-		struct ivnetd_placement *o = e->seg[i].pl;
+	for (o = pl->env->all; o; o = o->next) {
 		struct pl_proc *pr;
 
-		if (o == pl || !o)
+		if (o == pl)
 			continue;
 		pr = proc_of_pid(o, pid);
 		if (pr && !pr->skip)
-			return e->seg[i].cfg.name;
+			return o->seg.name;
 	}
 	return NULL;
 }
@@ -720,7 +723,7 @@ static void expand_qmp(char *out, size_t n, const char *pattern, int pid, uint32
 	out[len] = '\0';
 }
 
-static struct pl_proc *proc_new(struct ivnetd_placement *pl, struct ivnetd_peer *p)
+static struct pl_proc *proc_new(struct ivnetd_placement *pl, const struct placement_peer *p)
 {
 	struct pl_proc *pr = calloc(1, sizeof(*pr));
 	const char *other;
@@ -743,25 +746,38 @@ static struct pl_proc *proc_new(struct ivnetd_placement *pl, struct ivnetd_peer 
 
 static void arm_timer(struct placement_env *e);
 
-void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p)
+/* A joined peer into the plan: its process is placed once, whichever of
+ * its peers came first. */
+static void proc_add(struct ivnetd_placement *pl, const struct placement_peer *p)
 {
-	struct ivnetd_placement *pl = s->pl;
-	struct pl_proc *pr;
+	struct pl_proc *pr = proc_of_pid(pl, p->pid);
 
-	if (!pl || !pl->planned || p->pid <= 0 || p->id >= IVNET_PEERS_MAX)
-		return;
-	pr = proc_of_pid(pl, p->pid);
 	if (pr) {
 		pr->peers |= 1ULL << p->id;
 	} else {
 		pr = proc_new(pl, p);
-		if (!pr)
-			return;
-		if (!pr->skip)
+		if (pr && !pr->skip)
 			scan(pl, pr);
 	}
+}
+
+void ivnetd_placement_join(struct ivnetd_placement *pl, const struct placement_peer *p)
+{
+	if (!pl || p->id >= PLACEMENT_PEERS_MAX)
+		return;
+	pl->peer[p->id] = *p;
+	pl->present |= 1ULL << p->id;
+	if (!pl->planned || p->pid <= 0)
+		return;
+	proc_add(pl, p);
 	replan(pl);
 	arm_timer(pl->env);
+}
+
+void ivnetd_placement_label(struct ivnetd_placement *pl, uint32_t id, const char *label)
+{
+	if (pl && id < PLACEMENT_PEERS_MAX && pl->present >> id & 1)
+		snprintf(pl->peer[id].label, sizeof(pl->peer[id].label), "%s", label);
 }
 
 static void proc_drop(struct ivnetd_placement *pl, struct pl_proc *pr)
@@ -776,17 +792,17 @@ static void proc_drop(struct ivnetd_placement *pl, struct pl_proc *pr)
 	proc_free(pr);
 }
 
-void ivnetd_placement_leave(struct ivnetd_segment *s, struct ivnetd_peer *p)
+void ivnetd_placement_leave(struct ivnetd_placement *pl, uint32_t id)
 {
-	struct ivnetd_placement *pl = s->pl;
 	struct pl_proc *pr;
 
-	if (!pl || p->id >= IVNET_PEERS_MAX)
+	if (!pl || id >= PLACEMENT_PEERS_MAX)
 		return;
-	pr = proc_of_peer(pl, p->id);
+	pl->present &= ~(1ULL << id);
+	pr = proc_of_peer(pl, id);
 	if (!pr)
 		return;
-	pr->peers &= ~(1ULL << p->id);
+	pr->peers &= ~(1ULL << id);
 	if (!pr->peers)
 		proc_drop(pl, pr);
 	replan(pl);
@@ -814,7 +830,7 @@ static void warn_rt(struct ivnetd_placement *pl)
 		 "vCPU that spins can starve everything else on its CPUs, ivnetd and the host's "
 		 "own work included. The only guard is the kernel's RT throttling "
 		 "(kernel.sched_rt_runtime_us=%s; -1 disables it)",
-		 pl->s->cfg.name, pl->cfg.sched == IVNETD_SCHED_FIFO ? "fifo" : "rr",
+		 pl->seg.name, pl->cfg.sched == IVNETD_SCHED_FIFO ? "fifo" : "rr",
 		 pl->cfg.sched_value, v);
 }
 
@@ -824,9 +840,9 @@ static int setup_cgroup(struct ivnetd_placement *pl, char *err, size_t errlen)
 
 	if (pl->cg.ready)
 		return 0;
-	if (ivnetd_cgroup_setup(&pl->cg, parent, pl->s->cfg.name, err, errlen))
+	if (ivnetd_cgroup_setup(&pl->cg, parent, pl->seg.name, err, errlen))
 		return -1;
-	host_log(&pl->env->log, "placement segment=%s cgroup=%s", pl->s->cfg.name, pl->cg.dir);
+	host_log(&pl->env->log, "placement segment=%s cgroup=%s", pl->seg.name, pl->cg.dir);
 	return 0;
 }
 
@@ -840,28 +856,32 @@ static void log_plan(struct ivnetd_placement *pl)
 	host_log(&pl->env->log,
 		 "placement segment=%s policy=%s mechanism=%s cpus=%s llc=%d domain=%s node=%d "
 		 "sched=%s",
-		 pl->s->cfg.name, ivnetd_policy_name(pl->cfg.policy), ivnetd_pin_name(pl->cfg.pin),
+		 pl->seg.name, ivnetd_policy_name(pl->cfg.policy), ivnetd_pin_name(pl->cfg.pin),
 		 cpus, pl->plan.llc, dom, pl->plan.node, sched);
 }
 
-int ivnetd_placement_start(struct placement_env *env, struct ivnetd_segment *s, int *node)
+int ivnetd_placement_start(struct placement_env *env, const struct placement_segment *s,
+			   struct ivnetd_placement **out, int *node)
 {
-	struct ivnetd_placement *pl = calloc(1, sizeof(*pl));
+	struct ivnetd_placement *pl = calloc(1, sizeof(*pl)), **tail;
 	char err[ERR_LEN];
 
-	*node = s->cfg.numa_node;
+	*out = pl;
+	*node = s->numa_node;
 	if (!pl)
 		return -ENOMEM;
 	pl->env = env;
-	pl->s = s;
-	pl->cfg = s->cfg.place;
+	pl->seg = *s;
+	pl->cfg = s->place;
 	pl->node = *node;
-	s->pl = pl;
+	for (tail = &env->all; *tail; tail = &(*tail)->next)
+		; /* in start order, as the daemon's segments */
+	*tail = pl;
 	if (pl->cfg.policy == IVNETD_POLICY_NONE)
 		return 0;
 	if (make_plan(pl, &pl->cfg, &pl->coreset, &pl->plan, err, sizeof(err)) ||
 	    (pl->cfg.pin == IVNETD_PIN_CPUSET && setup_cgroup(pl, err, sizeof(err)))) {
-		host_log(&pl->env->log, "error segment=%s placement: %s", s->cfg.name, err);
+		host_log(&pl->env->log, "error segment=%s placement: %s", s->name, err);
 		return -EINVAL;
 	}
 	pl->planned = 1;
@@ -876,22 +896,22 @@ int ivnetd_placement_start(struct placement_env *env, struct ivnetd_segment *s, 
 	return 0;
 }
 
-int ivnetd_placement_lock(struct ivnetd_segment *s)
+/* The region, as the policy says: a placed segment tries by default. */
+static int relock(struct ivnetd_placement *pl)
 {
-	struct ivnetd_placement *pl = s->pl;
 	enum ivnetd_mlock m = pl->cfg.mlock;
 	struct rlimit r;
 
 	if (m == IVNETD_MLOCK_DEFAULT)
 		m = pl->planned ? IVNETD_MLOCK_TRY : IVNETD_MLOCK_OFF;
-	if (m == IVNETD_MLOCK_OFF || pl->locked)
+	if (m == IVNETD_MLOCK_OFF || pl->locked || !pl->base)
 		return 0;
 	/* The system call, not mlock(): ASan's mlock() does nothing, and the
 	 * tests run under ASan. */
-	if (syscall(SYS_mlock, s->region.base, (size_t)s->region.size) == 0) {
-		pl->locked = s->region.size;
+	if (syscall(SYS_mlock, pl->base, (size_t)pl->size) == 0) {
+		pl->locked = pl->size;
 		host_log(&pl->env->log, "placement segment=%s locked=%" PRIu64 " node=%d",
-			 s->cfg.name, pl->locked, pl->node);
+			 pl->seg.name, pl->locked, pl->node);
 		return 0;
 	}
 	{
@@ -904,12 +924,19 @@ int ivnetd_placement_lock(struct ivnetd_segment *s)
 			 "%s segment=%s: cannot lock the region (%" PRIu64 " bytes) in memory: "
 			 "%s; RLIMIT_MEMLOCK is %s (raise it: ulimit -l, LimitMEMLOCK= in a "
 			 "systemd unit, or give ivnetd CAP_IPC_LOCK)%s",
-			 m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", s->cfg.name,
-			 s->region.size, strerror(e), lim,
+			 m == IVNETD_MLOCK_REQUIRE ? "error" : "warning", pl->seg.name, pl->size,
+			 strerror(e), lim,
 			 m == IVNETD_MLOCK_REQUIRE ? ""
 						   : "; running unlocked (mlock=require refuses)");
 		return m == IVNETD_MLOCK_REQUIRE ? -e : 0;
 	}
+}
+
+int ivnetd_placement_lock(struct ivnetd_placement *pl, void *base, uint64_t size)
+{
+	pl->base = base;
+	pl->size = size;
+	return relock(pl);
 }
 
 static void retry_pending(struct ivnetd_placement *pl)
@@ -927,14 +954,25 @@ static void retry_pending(struct ivnetd_placement *pl)
 		if (e)
 			host_log(&pl->env->log,
 				 "placement error segment=%s: cannot remove cgroup %s: %s",
-				 pl->s->cfg.name, p->path, strerror(-e));
+				 pl->seg.name, p->path, strerror(-e));
 		pl->pending[i] = pl->pending[--pl->npending];
 	}
 }
 
-void ivnetd_placement_stop(struct ivnetd_segment *s)
+static void unlink_from_env(struct ivnetd_placement *pl)
 {
-	struct ivnetd_placement *pl = s->pl;
+	struct ivnetd_placement **q;
+
+	for (q = &pl->env->all; *q; q = &(*q)->next)
+		if (*q == pl) {
+			*q = pl->next;
+			return;
+		}
+}
+
+void ivnetd_placement_stop(struct ivnetd_placement **plp)
+{
+	struct ivnetd_placement *pl = *plp;
 	int64_t end = now_ms() + 2000;
 
 	if (!pl)
@@ -953,20 +991,26 @@ void ivnetd_placement_stop(struct ivnetd_segment *s)
 		pl->pending[0].tries = REMOVE_TRIES, retry_pending(pl);
 	ivnetd_cgroup_teardown(&pl->cg);
 	free(pl->pending);
+	unlink_from_env(pl);
 	free(pl);
-	s->pl = NULL;
+	*plp = NULL;
 }
 
 /* ---------------------------------------------------- runtime changes */
 
-int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement_config *c,
+int ivnetd_placement_set(struct ivnetd_placement *pl, const struct ivnetd_placement_config *c,
 			 unsigned keys, char *err, size_t errlen)
 {
-	struct ivnetd_placement *pl = s->pl;
-	struct ivnetd_placement_config cfg = pl->cfg;
+	struct ivnetd_placement_config cfg;
 	struct ivnetd_cpus coreset;
 	struct ivnetd_plan plan;
 	uint32_t i;
+
+	if (!pl) {
+		snprintf(err, errlen, "the segment has no placement");
+		return -1;
+	}
+	cfg = pl->cfg;
 
 	if (keys & IVNETD_PLK_POLICY)
 		cfg.policy = c->policy;
@@ -1000,34 +1044,27 @@ int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement
 			host_log(&pl->env->log,
 				 "warning segment=%s: the domain is on node %d; the region stays "
 				 "on node %d, where it was made",
-				 s->cfg.name, plan.node, pl->node);
-		ivnetd_placement_lock(s);
+				 pl->seg.name, plan.node, pl->node);
+		relock(pl);
 	} else {
-		host_log(&pl->env->log, "placement segment=%s policy=none", s->cfg.name);
+		host_log(&pl->env->log, "placement segment=%s policy=none", pl->seg.name);
 	}
-	for (i = 0; pl->planned && i < IVNET_PEERS_MAX; i++) {
-		struct ivnetd_peer *p = s->peer[i];
-
-		if (!p || p->pid <= 0)
-			continue;
-		if (proc_of_pid(pl, p->pid))
-			proc_of_pid(pl, p->pid)->peers |= 1ULL << p->id;
-		else if (proc_new(pl, p) && !pl->proc[pl->nproc - 1]->skip)
-			scan(pl, pl->proc[pl->nproc - 1]);
-	}
+	for (i = 0; pl->planned && i < PLACEMENT_PEERS_MAX; i++)
+		if (pl->present >> i & 1 && pl->peer[i].pid > 0)
+			proc_add(pl, &pl->peer[i]);
 	replan(pl);
 	arm_timer(pl->env);
 	return 0;
 }
 
-int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const char *path,
-			 char *err, size_t errlen)
+int ivnetd_placement_qmp(struct ivnetd_placement *pl, uint32_t id, const char *path, char *err,
+			 size_t errlen)
 {
-	struct ivnetd_placement *pl = s->pl;
-	struct pl_proc *pr = pl ? proc_of_peer(pl, p->id) : NULL;
+	struct pl_proc *pr = pl && id < PLACEMENT_PEERS_MAX ? proc_of_peer(pl, id) : NULL;
 
 	if (!pr || pr->skip) {
-		snprintf(err, errlen, "peer %u of segment %s is not placed", p->id, s->cfg.name);
+		snprintf(err, errlen, "peer %u of segment %s is not placed", id,
+			 pl ? pl->seg.name : "?");
 		return -1;
 	}
 	snprintf(pr->qmp, sizeof(pr->qmp), "%s", path);
@@ -1049,10 +1086,11 @@ int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const 
 static void arm_timer(struct placement_env *e)
 {
 	struct itimerspec its = {0};
-	int i, need = 0;
+	const struct ivnetd_placement *pl;
+	int need = 0;
 
-	for (i = 0; i < *e->nseg; i++)
-		if (e->seg[i].pl && (e->seg[i].pl->nproc || e->seg[i].pl->npending))
+	for (pl = e->all; pl; pl = pl->next)
+		if (pl->nproc || pl->npending)
 			need = 1;
 	if (e->timer_fd < 0 || need == e->timer_armed)
 		return;
@@ -1080,17 +1118,15 @@ void ivnetd_placement_timer_stop(struct placement_env *e)
 
 void ivnetd_placement_tick(struct placement_env *e)
 {
+	struct ivnetd_placement *pl;
 	uint64_t expirations;
-	int i, j;
+	int j;
 
 	if (read(e->timer_fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		return;
-	for (i = 0; i < *e->nseg; i++) {
-		struct ivnetd_placement *pl = e->seg[i].pl;
+	for (pl = e->all; pl; pl = pl->next) {
 		int changed = 0;
 
-		if (!pl)
-			continue;
 		for (j = 0; j < pl->nproc; j++) {
 			struct pl_proc *pr = pl->proc[j];
 
@@ -1110,10 +1146,8 @@ void ivnetd_placement_tick(struct placement_env *e)
 	arm_timer(e);
 }
 
-int ivnetd_placement_domain(const struct ivnetd_segment *s, struct ivnetd_cpus *cpus, int *node)
+int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus, int *node)
 {
-	const struct ivnetd_placement *pl = s->pl;
-
 	if (!pl || !pl->planned)
 		return -1;
 	*cpus = pl->plan.domain;
@@ -1153,7 +1187,8 @@ static void show_thread(struct pr *p, const struct ivnetd_placement *pl, const s
 	pr_text(p, "\n");
 }
 
-static void show_peer(struct pr *p, const struct ivnetd_placement *pl, const struct ivnetd_peer *q)
+static void show_peer(struct pr *p, const struct ivnetd_placement *pl,
+		      const struct placement_peer *q)
 {
 	const struct pl_proc *pr = proc_of_peer((struct ivnetd_placement *)pl, q->id);
 	int i;
@@ -1189,9 +1224,8 @@ static void show_peer(struct pr *p, const struct ivnetd_placement *pl, const str
 	pr_obj_close(p);
 }
 
-void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s)
+void ivnetd_placement_show(struct pr *p, const struct ivnetd_placement *pl)
 {
-	struct ivnetd_placement *pl = s->pl;
 	char sched[32];
 	uint32_t i;
 
@@ -1199,7 +1233,7 @@ void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s)
 		return;
 	ivnetd_sched_format(pl->cfg.sched, pl->cfg.sched_value, sched, sizeof(sched));
 	pr_obj_open(p, NULL);
-	pr_str(p, "segment", "segment %s", s->cfg.name);
+	pr_str(p, "segment", "segment %s", pl->seg.name);
 	pr_str(p, "policy", " policy %s", ivnetd_policy_name(pl->cfg.policy));
 	pr_str(p, "mechanism", " mechanism %s", ivnetd_pin_name(pl->cfg.pin));
 	if (pl->planned) {
@@ -1226,9 +1260,9 @@ void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s)
 		pr_str(p, "cgroup", " cgroup %s", pl->cg.ready ? pl->cg.dir : "");
 	pr_text(p, "\n");
 	pr_arr_open(p, "peers");
-	for (i = 0; i < IVNET_PEERS_MAX; i++)
-		if (s->peer[i])
-			show_peer(p, pl, s->peer[i]);
+	for (i = 0; i < PLACEMENT_PEERS_MAX; i++)
+		if (pl->present >> i & 1)
+			show_peer(p, pl, &pl->peer[i]);
 	pr_arr_close(p);
 	pr_obj_close(p);
 }

@@ -24,12 +24,12 @@
 #ifndef IVNETD_PLACEMENT_H
 #define IVNETD_PLACEMENT_H
 
+#include <sys/types.h>
+
 #include "cpus.h"
 #include "host_log.h"
 #include "topology.h"
 
-struct ivnetd_segment;
-struct ivnetd_peer;
 struct pr;
 
 enum ivnetd_policy {
@@ -119,39 +119,62 @@ void ivnetd_plan_unit(const struct ivnetd_plan *pl, enum ivnetd_policy policy, i
 
 struct ivnetd_placement;
 
+/* A process's peers on one segment are a 64-bit mask. */
+#define PLACEMENT_PEERS_MAX 64u
+#define PLACEMENT_NAME_LEN 32u
+#define PLACEMENT_LABEL_LEN 64u
+
+/* What placement keeps of a segment it places (a copy, made at start). */
+struct placement_segment {
+	char name[PLACEMENT_NAME_LEN];
+	int numa_node; /* the one the operator asked for; -1: none */
+	struct ivnetd_placement_config place;
+};
+
+/* A peer as placement sees it. The daemon tells it of joins, leaves and
+ * labels; placement never reads the daemon's own peer table. */
+struct placement_peer {
+	uint32_t id; /* < PLACEMENT_PEERS_MAX */
+	pid_t pid;   /* 0 or less: unknown, never placed */
+	char label[PLACEMENT_LABEL_LEN];
+};
+
 /*
  * What placement is given by the daemon it serves (it calls nothing of
- * the daemon): the machine's topology, a log, the segments (to see whether
- * another one places a process already), and the rescan timer, which the
- * daemon watches in its own loop.
+ * the daemon): the machine's topology, a log, and the rescan timer, which
+ * the daemon watches in its own loop. Every started placement hangs on
+ * `all`, so that two segments never place one process.
  */
 struct placement_env {
 	const struct ivnetd_topo *topo; /* NULL: could not be read */
 	struct host_log log;
-	struct ivnetd_segment *seg;
-	const int *nseg;
+	struct ivnetd_placement *all; /* placement.c's list */
 	int timer_fd;
 	int timer_armed;
 };
 
 /* Before the region exists: check the configuration against the topology,
  * make the plan, and say which node the region's pages belong to (-1:
- * none). Returns 0 or a negative errno (logged). */
-int ivnetd_placement_start(struct placement_env *env, struct ivnetd_segment *s, int *node);
+ * none). *out is set even on failure (stop it). Returns 0 or a negative
+ * errno (logged). */
+int ivnetd_placement_start(struct placement_env *env, const struct placement_segment *s,
+			   struct ivnetd_placement **out, int *node);
 /* After the region is mapped, bound and formatted: lock it (mlock). */
-int ivnetd_placement_lock(struct ivnetd_segment *s);
-void ivnetd_placement_join(struct ivnetd_segment *s, struct ivnetd_peer *p);
-void ivnetd_placement_leave(struct ivnetd_segment *s, struct ivnetd_peer *p);
-/* After every peer left: cgroups removed, state freed. */
-void ivnetd_placement_stop(struct ivnetd_segment *s);
+int ivnetd_placement_lock(struct ivnetd_placement *pl, void *base, uint64_t size);
+/* The calls below take a NULL placement and do nothing. */
+void ivnetd_placement_join(struct ivnetd_placement *pl, const struct placement_peer *p);
+void ivnetd_placement_leave(struct ivnetd_placement *pl, uint32_t id);
+void ivnetd_placement_label(struct ivnetd_placement *pl, uint32_t id, const char *label);
+/* After every peer left: cgroups removed, state freed, *pl NULL. */
+void ivnetd_placement_stop(struct ivnetd_placement **pl);
 
 /* Change policy, mechanism, core set or scheduling of a running segment:
  * everything is undone, then placed again. */
-int ivnetd_placement_set(struct ivnetd_segment *s, const struct ivnetd_placement_config *c,
+int ivnetd_placement_set(struct ivnetd_placement *pl, const struct ivnetd_placement_config *c,
 			 unsigned keys, char *err, size_t errlen);
 /* Find a peer's vCPU threads through this QMP socket (query-cpus-fast). */
-int ivnetd_placement_qmp(struct ivnetd_segment *s, struct ivnetd_peer *p, const char *path,
-			 char *err, size_t errlen);
+int ivnetd_placement_qmp(struct ivnetd_placement *pl, uint32_t id, const char *path, char *err,
+			 size_t errlen);
 
 /* The daemon's rescan timer: threads appear after the join (QEMU connects
  * to the broker before it creates its vCPUs), and cgroups of exited
@@ -165,9 +188,9 @@ void ivnetd_placement_tick(struct placement_env *e);
 /* For the host's own threads that serve a segment (a switch, say): the
  * CPUs of its domain and the region's node. Returns 0, or -1 if the
  * segment is not placed. */
-int ivnetd_placement_domain(const struct ivnetd_segment *s, struct ivnetd_cpus *cpus, int *node);
+int ivnetd_placement_domain(const struct ivnetd_placement *pl, struct ivnetd_cpus *cpus, int *node);
 
 /* `ivnetctl placement`: text or JSON (print.h). */
-void ivnetd_placement_show(struct pr *p, struct ivnetd_segment *s);
+void ivnetd_placement_show(struct pr *p, const struct ivnetd_placement *pl);
 
 #endif /* IVNETD_PLACEMENT_H */

@@ -35,29 +35,68 @@ static int parse_int(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* The names of each option's values, by enum; what is parsed and what is
+ * shown come from the same table. */
+static const char *const policy_names[] = {
+	[IVNETD_POLICY_NONE] = "none",
+	[IVNETD_POLICY_PACK] = "pack",
+	[IVNETD_POLICY_SPREAD] = "spread",
+};
+
+static const char *const pin_names[] = {
+	[IVNETD_PIN_AFFINITY] = "affinity",
+	[IVNETD_PIN_CPUSET] = "cpuset",
+};
+
+static const char *const mlock_names[] = {
+	[IVNETD_MLOCK_DEFAULT] = NULL, /* not a value one can give */
+	[IVNETD_MLOCK_TRY] = "try",
+	[IVNETD_MLOCK_REQUIRE] = "require",
+	[IVNETD_MLOCK_OFF] = "off",
+};
+
+/* sched=NAME, or NAME:VALUE within [lo, hi] for those that take one. */
+static const struct {
+	const char *name;
+	int lo, hi; /* both 0: no value */
+} scheds[] = {
+	[IVNETD_SCHED_KEEP] = {"none", 0, 0},	 [IVNETD_SCHED_OTHER] = {"other", 0, 0},
+	[IVNETD_SCHED_FIFO] = {"fifo", 1, 99},	 [IVNETD_SCHED_RR] = {"rr", 1, 99},
+	[IVNETD_SCHED_NICE] = {"nice", -20, 19},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The value v names in names[n] into *out; 0, or -1 for no such name. */
+static int by_name(const char *v, const char *const *names, size_t n, int *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (names[i] && !strcmp(v, names[i])) {
+			*out = (int)i;
+			return 0;
+		}
+	return -1;
+}
+
 /* "fifo:10", "rr:5", "nice:-5", "other", "none" */
 static int parse_sched(struct ivnetd_placement_config *c, const char *v)
 {
-	if (!strcmp(v, "none")) {
-		c->sched = IVNETD_SCHED_KEEP;
-		return 0;
-	}
-	if (!strcmp(v, "other")) {
-		c->sched = IVNETD_SCHED_OTHER;
+	size_t i;
+
+	for (i = 0; i < COUNT(scheds); i++) {
+		size_t len = strlen(scheds[i].name);
+
+		if (strncmp(v, scheds[i].name, len))
+			continue;
+		c->sched = (enum ivnetd_sched)i;
 		c->sched_value = 0;
-		return 0;
-	}
-	if (!strncmp(v, "fifo:", 5)) {
-		c->sched = IVNETD_SCHED_FIFO;
-		return parse_int(v + 5, 1, 99, &c->sched_value);
-	}
-	if (!strncmp(v, "rr:", 3)) {
-		c->sched = IVNETD_SCHED_RR;
-		return parse_int(v + 3, 1, 99, &c->sched_value);
-	}
-	if (!strncmp(v, "nice:", 5)) {
-		c->sched = IVNETD_SCHED_NICE;
-		return parse_int(v + 5, -20, 19, &c->sched_value);
+		if (!scheds[i].lo && !scheds[i].hi)
+			return v[len] ? -1 : 0;
+		if (v[len] != ':')
+			return -1;
+		return parse_int(v + len + 1, scheds[i].lo, scheds[i].hi, &c->sched_value);
 	}
 	return -1;
 }
@@ -103,26 +142,18 @@ int ivnetd_placement_key(struct ivnetd_placement_config *c, const char *key, con
 			 unsigned *keys)
 {
 	unsigned bit = 0;
-	int ret = 0;
+	int ret = 0, i;
 
 	if (!strcmp(key, "placement") || !strcmp(key, "policy")) {
 		bit = IVNETD_PLK_POLICY;
-		if (!strcmp(v, "none"))
-			c->policy = IVNETD_POLICY_NONE;
-		else if (!strcmp(v, "pack"))
-			c->policy = IVNETD_POLICY_PACK;
-		else if (!strcmp(v, "spread"))
-			c->policy = IVNETD_POLICY_SPREAD;
-		else
-			ret = -1;
+		ret = by_name(v, policy_names, COUNT(policy_names), &i);
+		if (!ret)
+			c->policy = (enum ivnetd_policy)i;
 	} else if (!strcmp(key, "pin")) {
 		bit = IVNETD_PLK_PIN;
-		if (!strcmp(v, "affinity"))
-			c->pin = IVNETD_PIN_AFFINITY;
-		else if (!strcmp(v, "cpuset"))
-			c->pin = IVNETD_PIN_CPUSET;
-		else
-			ret = -1;
+		ret = by_name(v, pin_names, COUNT(pin_names), &i);
+		if (!ret)
+			c->pin = (enum ivnetd_pin)i;
 	} else if (!strcmp(key, "cpus")) {
 		bit = IVNETD_PLK_CPUS;
 		c->cpus_set = 1;
@@ -132,14 +163,9 @@ int ivnetd_placement_key(struct ivnetd_placement_config *c, const char *key, con
 		bit = IVNETD_PLK_SCHED;
 		ret = parse_sched(c, v);
 	} else if (!strcmp(key, "mlock")) {
-		if (!strcmp(v, "try"))
-			c->mlock = IVNETD_MLOCK_TRY;
-		else if (!strcmp(v, "require"))
-			c->mlock = IVNETD_MLOCK_REQUIRE;
-		else if (!strcmp(v, "off"))
-			c->mlock = IVNETD_MLOCK_OFF;
-		else
-			ret = -1;
+		ret = by_name(v, mlock_names, COUNT(mlock_names), &i);
+		if (!ret)
+			c->mlock = (enum ivnetd_mlock)i;
 	} else if (!strcmp(key, "qmp")) {
 		ret = check_qmp(v);
 		if (!ret)
@@ -158,39 +184,20 @@ int ivnetd_placement_key(struct ivnetd_placement_config *c, const char *key, con
 
 const char *ivnetd_policy_name(enum ivnetd_policy p)
 {
-	switch (p) {
-	case IVNETD_POLICY_NONE:
-		return "none";
-	case IVNETD_POLICY_PACK:
-		return "pack";
-	case IVNETD_POLICY_SPREAD:
-		return "spread";
-	}
-	return "?";
+	return (unsigned)p < COUNT(policy_names) ? policy_names[p] : "?";
 }
 
 const char *ivnetd_pin_name(enum ivnetd_pin m)
 {
-	return m == IVNETD_PIN_CPUSET ? "cpuset" : "affinity";
+	return (unsigned)m < COUNT(pin_names) ? pin_names[m] : "?";
 }
 
 void ivnetd_sched_format(enum ivnetd_sched s, int value, char *buf, size_t n)
 {
-	switch (s) {
-	case IVNETD_SCHED_KEEP:
-		snprintf(buf, n, "none");
-		break;
-	case IVNETD_SCHED_OTHER:
-		snprintf(buf, n, "other");
-		break;
-	case IVNETD_SCHED_FIFO:
-		snprintf(buf, n, "fifo:%d", value);
-		break;
-	case IVNETD_SCHED_RR:
-		snprintf(buf, n, "rr:%d", value);
-		break;
-	case IVNETD_SCHED_NICE:
-		snprintf(buf, n, "nice:%d", value);
-		break;
-	}
+	if ((unsigned)s >= COUNT(scheds))
+		snprintf(buf, n, "?");
+	else if (!scheds[s].lo && !scheds[s].hi)
+		snprintf(buf, n, "%s", scheds[s].name);
+	else
+		snprintf(buf, n, "%s:%d", scheds[s].name, value);
 }

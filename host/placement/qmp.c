@@ -169,79 +169,92 @@ static int literal(struct cur *c, const char *word)
 
 static int value(struct cur *c, int depth);
 
+typedef int (*item_fn)(struct cur *c, int index, int depth, void *ctx);
+
+/*
+ * What objects and arrays share: open, then items (item() consumes one)
+ * separated by commas, then close (brackets: the two). what names the kind
+ * in the errors.
+ */
+static int items(struct cur *c, int depth, const char *brackets, const char *what, item_fn item,
+		 void *ctx)
+{
+	int i;
+
+	if (depth > DEPTH_MAX)
+		return bad(c, "nested too deep");
+	if (c->p >= c->end || *c->p != brackets[0])
+		return bad(c, "expected %s", what);
+	c->p++;
+	ws(c);
+	if (c->p < c->end && *c->p == brackets[1]) {
+		c->p++;
+		return 0;
+	}
+	for (i = 0;; i++) {
+		ws(c);
+		if (item(c, i, depth + 1, ctx))
+			return -1;
+		ws(c);
+		if (c->p < c->end && *c->p == ',') {
+			c->p++;
+			continue;
+		}
+		if (c->p < c->end && *c->p == brackets[1]) {
+			c->p++;
+			return 0;
+		}
+		return bad(c, "expected ',' or '%c'", brackets[1]);
+	}
+}
+
 /* Walk an object; for each member, member() consumes the value (it may
  * call value() to skip it). */
 typedef int (*member_fn)(struct cur *c, const char *key, int depth, void *ctx);
 
-static int object(struct cur *c, int depth, member_fn member, void *ctx)
+struct walk {
+	member_fn member;
+	item_fn element;
+	void *ctx;
+};
+
+static int member_item(struct cur *c, int index, int depth, void *arg)
 {
-	if (depth > DEPTH_MAX)
-		return bad(c, "nested too deep");
-	if (c->p >= c->end || *c->p != '{')
-		return bad(c, "expected an object");
+	const struct walk *wk = arg;
+	char key[32];
+
+	(void)index;
+	if (string(c, key, sizeof(key)))
+		return -1;
+	ws(c);
+	if (c->p >= c->end || *c->p != ':')
+		return bad(c, "expected ':'");
 	c->p++;
 	ws(c);
-	if (c->p < c->end && *c->p == '}') {
-		c->p++;
-		return 0;
-	}
-	for (;;) {
-		char key[32];
-
-		ws(c);
-		if (string(c, key, sizeof(key)))
-			return -1;
-		ws(c);
-		if (c->p >= c->end || *c->p != ':')
-			return bad(c, "expected ':'");
-		c->p++;
-		ws(c);
-		if (member ? member(c, key, depth + 1, ctx) : value(c, depth + 1))
-			return -1;
-		ws(c);
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == '}') {
-			c->p++;
-			return 0;
-		}
-		return bad(c, "expected ',' or '}'");
-	}
+	return wk->member ? wk->member(c, key, depth, wk->ctx) : value(c, depth);
 }
 
-typedef int (*element_fn)(struct cur *c, int index, int depth, void *ctx);
+static int element_item(struct cur *c, int index, int depth, void *arg)
+{
+	const struct walk *wk = arg;
+
+	return wk->element ? wk->element(c, index, depth, wk->ctx) : value(c, depth);
+}
+
+static int object(struct cur *c, int depth, member_fn member, void *ctx)
+{
+	struct walk wk = {.member = member, .ctx = ctx};
+
+	return items(c, depth, "{}", "an object", member_item, &wk);
+}
+
+typedef item_fn element_fn;
 
 static int array(struct cur *c, int depth, element_fn element, void *ctx)
 {
-	int i = 0;
+	struct walk wk = {.element = element, .ctx = ctx};
 
-	if (depth > DEPTH_MAX)
-		return bad(c, "nested too deep");
-	if (c->p >= c->end || *c->p != '[')
-		return bad(c, "expected an array");
-	c->p++;
-	ws(c);
-	if (c->p < c->end && *c->p == ']') {
-		c->p++;
-		return 0;
-	}
-	for (;; i++) {
-		ws(c);
-		if (element ? element(c, i, depth + 1, ctx) : value(c, depth + 1))
-			return -1;
-		ws(c);
-		if (c->p < c->end && *c->p == ',') {
-			c->p++;
-			continue;
-		}
-		if (c->p < c->end && *c->p == ']') {
-			c->p++;
-			return 0;
-		}
-		return bad(c, "expected ',' or ']'");
-	}
+	return items(c, depth, "[]", "an array", element_item, &wk);
 }
 
 static int value(struct cur *c, int depth)

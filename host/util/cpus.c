@@ -29,13 +29,13 @@ int cpus_next(const struct ivnetd_cpus *s, int from)
 	return -1;
 }
 
-static int parse_id(const char **p, int *out)
+static int parse_id(const char **p, int max, int *out)
 {
 	int v = 0, digits = 0;
 
 	while (isdigit((unsigned char)**p)) {
 		v = v * 10 + (**p - '0');
-		if (v >= IVNETD_CPUS_MAX)
+		if (v >= max)
 			return -1;
 		(*p)++;
 		digits++;
@@ -46,34 +46,63 @@ static int parse_id(const char **p, int *out)
 	return 0;
 }
 
-int ivnetd_cpulist_parse(const char *s, struct ivnetd_cpus *set)
+int cpulist_range(const char **pp, int max, int *lo, int *hi)
 {
-	const char *p = s;
+	const char *p = *pp;
 
-	cpus_zero(set);
 	if (*p == '\0' || (*p == '\n' && p[1] == '\0'))
 		return 0;
-	for (;;) {
-		int lo, hi, c;
-
-		if (parse_id(&p, &lo))
+	if (parse_id(&p, max, lo))
+		return -1;
+	*hi = *lo;
+	if (*p == '-') {
+		p++;
+		if (parse_id(&p, max, hi) || *hi < *lo)
 			return -1;
-		hi = lo;
-		if (*p == '-') {
-			p++;
-			if (parse_id(&p, &hi) || hi < lo)
-				return -1;
-		}
-		for (c = lo; c <= hi; c++)
-			cpus_set(set, c);
-		if (*p == ',') {
-			p++;
-			continue;
-		}
+	}
+	if (*p == ',') {
+		/* a comma promises another range: "1," is not a list */
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		p++;
+	} else {
 		if (*p == '\n')
 			p++;
-		return *p == '\0' ? 0 : -1;
+		if (*p != '\0')
+			return -1;
 	}
+	*pp = p;
+	return 1;
+}
+
+int ivnetd_cpulist_parse(const char *s, struct ivnetd_cpus *set)
+{
+	int lo, hi, c, r;
+
+	cpus_zero(set);
+	while ((r = cpulist_range(&s, IVNETD_CPUS_MAX, &lo, &hi)) > 0)
+		for (c = lo; c <= hi; c++)
+			cpus_set(set, c);
+	return r;
+}
+
+int cpulist_put_range(char *buf, size_t n, size_t *len, int lo, int hi)
+{
+	const char *sep = *len ? "," : "";
+	int w;
+
+	if (*len >= n)
+		return -1;
+	if (lo == hi)
+		w = snprintf(buf + *len, n - *len, "%s%d", sep, lo);
+	else
+		w = snprintf(buf + *len, n - *len, "%s%d-%d", sep, lo, hi);
+	if (w < 0 || (size_t)w >= n - *len) {
+		buf[*len] = '\0';
+		return -1;
+	}
+	*len += (size_t)w;
+	return 0;
 }
 
 int ivnetd_cpulist_format(const struct ivnetd_cpus *set, char *buf, size_t n)
@@ -85,19 +114,12 @@ int ivnetd_cpulist_format(const struct ivnetd_cpus *set, char *buf, size_t n)
 		return -1;
 	buf[0] = '\0';
 	for (c = cpus_first(set); c >= 0; c = cpus_next(set, c + 1)) {
-		int lo = c, w;
+		int lo = c;
 
 		while (cpus_isset(set, c + 1))
 			c++;
-		if (lo == c)
-			w = snprintf(buf + len, n - len, "%s%d", len ? "," : "", lo);
-		else
-			w = snprintf(buf + len, n - len, "%s%d-%d", len ? "," : "", lo, c);
-		if (w < 0 || (size_t)w >= n - len) {
-			buf[len] = '\0';
+		if (cpulist_put_range(buf, n, &len, lo, c))
 			return -1;
-		}
-		len += (size_t)w;
 	}
 	return 0;
 }
@@ -122,6 +144,7 @@ int ivnetd_cpus_set_affinity(int tid, const struct ivnetd_cpus *set)
 	int c;
 
 	CPU_ZERO(&cs);
-	cpus_for_each(c, set) CPU_SET(c, &cs);
+	cpus_for_each(c, set)
+		CPU_SET(c, &cs);
 	return sched_setaffinity(tid, sizeof(cs), &cs) < 0 ? -errno : 0;
 }

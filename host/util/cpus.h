@@ -8,7 +8,8 @@
  *
  * libnuma parses CPU lists too, but only against the running machine's
  * CPUs; these parse lists of any machine (the recorded sysfs trees the unit
- * tests ship) and untrusted text: every id is bounded by IVNETD_CPUS_MAX.
+ * tests ship) and untrusted text: every id is bounded by the size of the
+ * set it goes into (IVNETD_CPUS_MAX here, libvirt's 4096 in ivnet-libvirt).
  */
 #ifndef IVNETD_CPUS_H
 #define IVNETD_CPUS_H
@@ -101,6 +102,20 @@ int cpus_next(const struct ivnetd_cpus *s, int from);
 
 #define cpus_first(s) cpus_next((s), 0)
 #define cpus_for_each(c, s) for ((c) = cpus_next((s), 0); (c) >= 0; (c) = cpus_next((s), (c) + 1))
+
+/*
+ * The parser under every list this tree reads (CPU sets here, libvirt's
+ * byte maps in ivnet-libvirt): the next range of the list at *p, one per
+ * call. Returns 1 with [*lo, *hi] and *p past it, 0 at the end, or -1 if
+ * the text is not a list or names a CPU >= max. "" and "\n" are the
+ * empty list; one trailing newline is allowed.
+ */
+int cpulist_range(const char **p, int max, int *lo, int *hi);
+
+/* Append "lo" or "lo-hi" to the list in buf (*len chars so far, a comma
+ * first unless empty). Returns 0, or -1 if it does not fit (buf then ends
+ * after the last range that did). */
+int cpulist_put_range(char *buf, size_t n, size_t *len, int lo, int hi);
 
 /* Parse a list, with an optional trailing newline; "" is the empty set.
  * Returns 0, or -1 if the text is not a list or names a CPU >= the max. */

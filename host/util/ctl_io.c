@@ -4,6 +4,7 @@
  * (ctl_io.h). Nothing from the socket is trusted: length and bytes are
  * checked first.
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,6 +12,24 @@
 #include <sys/time.h>
 
 #include "ctl_io.h"
+
+int ctl_word_ok(const char *w, const char *extra)
+{
+	for (; *w; w++)
+		if (!isalnum((unsigned char)*w) && !strchr(extra, *w))
+			return 0;
+	return 1;
+}
+
+int ctl_word_copy(char *dst, size_t n, const char *w)
+{
+	size_t len = strlen(w);
+
+	if (len >= n)
+		return -1;
+	memcpy(dst, w, len + 1);
+	return 0;
+}
 
 int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int maxw, char *err,
 	      size_t errlen)

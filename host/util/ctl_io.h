@@ -29,6 +29,12 @@ int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int
 int ctl_request_words(const char *line, size_t len, char *buf, char **w, int maxw, int *json,
 		      char *err, size_t errlen);
 
+/* Whether every character of w is a letter, a digit or one of extra: the
+ * names and values requests carry. */
+int ctl_word_ok(const char *w, const char *extra);
+/* w into dst (n bytes); -1 if it does not fit. */
+int ctl_word_copy(char *dst, size_t n, const char *w);
+
 /*
  * Send the whole answer on a control connection, blocking for a second at
  * most: a client that does not read cannot hold the daemon. What it did not

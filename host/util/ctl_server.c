@@ -18,6 +18,7 @@
 #include "ctl_io.h"
 #include "ctl_server.h"
 #include "print.h"
+#include "unix_socket.h"
 
 #define LISTEN_TAG UINT64_MAX
 
@@ -29,16 +30,12 @@ void ctl_server_init(struct ctl_server *s)
 
 static int listen_on(const char *path, int epfd)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct epoll_event ev = {.events = EPOLLIN, .data.u64 = LISTEN_TAG};
-	int fd, e;
+	struct sockaddr_un sun;
+	int fd = host_unix_socket(path, SOCK_NONBLOCK, &sun), e;
 
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sun.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 && chmod(path, 0600) == 0 &&
 	    listen(fd, 16) == 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == 0)

@@ -146,6 +146,17 @@ void pr_text(struct pr *p, const char *s)
 		fputs(s, p->out);
 }
 
+void pr_counters(struct pr *p, const void *base, const struct pr_counter *c, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const uint64_t *v = (const uint64_t *)((const char *)base + c[i].off);
+
+		pr_u64(p, c[i].key, c[i].fmt, __atomic_load_n(v, __ATOMIC_RELAXED));
+	}
+}
+
 int pr_error(struct pr *p, const char *fmt, ...)
 {
 	char msg[HOST_ERRLEN];

@@ -7,6 +7,7 @@
 #ifndef IVNETD_PRINT_H
 #define IVNETD_PRINT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -33,6 +34,24 @@ void pr_mac(struct pr *p, const char *key, const char *fmt, const uint8_t mac[6]
 /* An error as the whole answer: {"error":"..."} in JSON, "error: ..." in
  * text. Returns -1, for `return pr_error(...)`. */
 int pr_error(struct pr *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A run of a structure's 64-bit counters, each printed as pr_u64 would,
+ * under its field's name: PR_COUNTER(struct s, field, " text %llu"). */
+struct pr_counter {
+	const char *key;
+	const char *fmt;
+	size_t off;
+};
+
+#define PR_COUNTER(type, field, fmt)                 \
+	{                                            \
+#field, (fmt), offsetof(type, field) \
+	}
+
+/* Each read relaxed-atomically: other threads may be counting meanwhile. */
+void pr_counters(struct pr *p, const void *base, const struct pr_counter *c, size_t n);
+#define PR_COUNTERS(p, base, table) \
+	pr_counters((p), (base), (table), sizeof(table) / sizeof((table)[0]))
+
 /* Text only (line breaks, separators); nothing in JSON. */
 void pr_text(struct pr *p, const char *s);
 

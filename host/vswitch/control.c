@@ -85,6 +85,38 @@ static void show_port(struct vsw *s, struct pr *p, struct vsw_port *q)
 	pr_text(p, "\n");
 }
 
+static const struct pr_counter port_ctrs[] = {
+	PR_COUNTER(struct vsw_port_counters, rx_packets, " rx %llu"),
+	PR_COUNTER(struct vsw_port_counters, rx_bytes, " rx-bytes %llu"),
+	PR_COUNTER(struct vsw_port_counters, rx_dropped, " rx-dropped %llu"),
+	PR_COUNTER(struct vsw_port_counters, tx_packets, " tx %llu"),
+	PR_COUNTER(struct vsw_port_counters, tx_bytes, " tx-bytes %llu"),
+	PR_COUNTER(struct vsw_port_counters, tx_dropped, " tx-dropped %llu"),
+	PR_COUNTER(struct vsw_port_counters, flooded, " flooded %llu"),
+	PR_COUNTER(struct vsw_port_counters, filtered, " filtered %llu"),
+};
+
+static const struct pr_counter ivnet_ctrs[] = {
+	PR_COUNTER(struct vsw_ivnet_counters, tx_unknown, " tx-unknown %llu"),
+	PR_COUNTER(struct vsw_ivnet_counters, tx_full, " tx-full %llu"),
+	PR_COUNTER(struct vsw_ivnet_counters, tx_offload, " tx-offload %llu"),
+	PR_COUNTER(struct vsw_ivnet_counters, rx_errors, " rx-errors %llu"),
+	PR_COUNTER(struct vsw_ivnet_counters, rx_to_self, " rx-to-self %llu"),
+};
+
+static const struct pr_counter worker_ctrs[] = {
+	PR_COUNTER(struct vsw_worker_counters, forwarded, " forwarded %llu"),
+	PR_COUNTER(struct vsw_worker_counters, flooded, " flooded %llu"),
+	PR_COUNTER(struct vsw_worker_counters, dropped, " dropped %llu"),
+};
+
+static const struct pr_counter fdb_ctrs[] = {
+	PR_COUNTER(struct vsw_fdb_counters, learned, " learned %llu"),
+	PR_COUNTER(struct vsw_fdb_counters, moved, " moved %llu"),
+	PR_COUNTER(struct vsw_fdb_counters, evicted, " evicted %llu"),
+	PR_COUNTER(struct vsw_fdb_counters, aged, " aged %llu"),
+};
+
 static void port_counters(struct vsw *s, struct pr *p, struct vsw_port *q)
 {
 	struct vsw_port_counters c;
@@ -92,23 +124,9 @@ static void port_counters(struct vsw *s, struct pr *p, struct vsw_port *q)
 	vsw_port_counters_sum(s, q->slot, &c);
 	pr_obj_open(p, NULL);
 	pr_str(p, "name", "%s", q->spec.name);
-	pr_u64(p, "rx_packets", " rx %llu", c.rx_packets);
-	pr_u64(p, "rx_bytes", " rx-bytes %llu", c.rx_bytes);
-	pr_u64(p, "rx_dropped", " rx-dropped %llu", c.rx_dropped);
-	pr_u64(p, "tx_packets", " tx %llu", c.tx_packets);
-	pr_u64(p, "tx_bytes", " tx-bytes %llu", c.tx_bytes);
-	pr_u64(p, "tx_dropped", " tx-dropped %llu", c.tx_dropped);
-	pr_u64(p, "flooded", " flooded %llu", c.flooded);
-	pr_u64(p, "filtered", " filtered %llu", c.filtered);
-	if (q->spec.kind == VSW_PORT_IVNET) {
-		const struct vsw_ivnet_counters *v = &s->ivc[q->slot];
-
-		pr_u64(p, "tx_unknown", " tx-unknown %llu", VSW_READ(v->tx_unknown));
-		pr_u64(p, "tx_full", " tx-full %llu", VSW_READ(v->tx_full));
-		pr_u64(p, "tx_offload", " tx-offload %llu", VSW_READ(v->tx_offload));
-		pr_u64(p, "rx_errors", " rx-errors %llu", VSW_READ(v->rx_errors));
-		pr_u64(p, "rx_to_self", " rx-to-self %llu", VSW_READ(v->rx_to_self));
-	}
+	PR_COUNTERS(p, &c, port_ctrs);
+	if (q->spec.kind == VSW_PORT_IVNET)
+		PR_COUNTERS(p, &s->ivc[q->slot], ivnet_ctrs);
 	pr_obj_close(p);
 	pr_text(p, "\n");
 }
@@ -132,14 +150,9 @@ static void show_stats(struct vsw *s, struct pr *p)
 	}
 	pr_obj_open(p, "switch");
 	pr_text(p, "switch");
-	pr_u64(p, "forwarded", " forwarded %llu", t.forwarded);
-	pr_u64(p, "flooded", " flooded %llu", t.flooded);
-	pr_u64(p, "dropped", " dropped %llu", t.dropped);
+	PR_COUNTERS(p, &t, worker_ctrs);
 	pr_u64(p, "fdb_entries", " fdb %llu", vsw_fdb_walk(&s->fdb, NULL, NULL));
-	pr_u64(p, "learned", " learned %llu", VSW_READ(f->learned));
-	pr_u64(p, "moved", " moved %llu", VSW_READ(f->moved));
-	pr_u64(p, "evicted", " evicted %llu", VSW_READ(f->evicted));
-	pr_u64(p, "aged", " aged %llu", VSW_READ(f->aged));
+	PR_COUNTERS(p, f, fdb_ctrs);
 	pr_obj_close(p);
 	pr_text(p, "\n");
 	pr_obj_close(p);

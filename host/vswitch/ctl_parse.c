@@ -23,22 +23,10 @@ const char *vsw_kind_name(enum vsw_port_kind k)
 	return (unsigned int)k < sizeof(kinds) / sizeof(kinds[0]) ? kinds[k] : "?";
 }
 
-static int only(const char *s, const char *extra)
-{
-	for (; *s; s++)
-		if (!isalnum((unsigned char)*s) && !strchr(extra, *s))
-			return 0;
-	return 1;
-}
-
+/* A switch's names and values are never empty. */
 static int copy(char *dst, size_t n, const char *s)
 {
-	size_t len = strlen(s);
-
-	if (!len || len >= n)
-		return -1;
-	memcpy(dst, s, len + 1);
-	return 0;
+	return *s ? ctl_word_copy(dst, n, s) : -1;
 }
 
 int vsw_is_pci_addr(const char *s, size_t len)
@@ -69,7 +57,7 @@ static int dev_ok(const char *v)
 {
 	size_t first = strcspn(v, ",");
 
-	if (!only(v, "_.:,=/-"))
+	if (!ctl_word_ok(v, "_.:,=/-"))
 		return 0;
 	return vsw_is_pci_addr(v, first) || (first > 4 && !strncmp(v, "net_", 4));
 }
@@ -119,7 +107,7 @@ static int spec_words(char **w, int n, struct vsw_port_spec *s, char *err, size_
 		snprintf(err, el, "usage: NAME vhost|dpdk|ivnet KEY=VALUE ...");
 		return -1;
 	}
-	if (copy(s->name, sizeof(s->name), w[0]) || !only(w[0], "_.-")) {
+	if (copy(s->name, sizeof(s->name), w[0]) || !ctl_word_ok(w[0], "_.-")) {
 		snprintf(err, el, "bad port name '%.40s' ([A-Za-z0-9_.-]{1,%d})", w[0],
 			 VSW_NAME_MAX - 1);
 		return -1;
@@ -201,7 +189,7 @@ int vsw_ctl_parse(const char *line, size_t len, struct vsw_request *req, char *e
 	else if (IS(0, "port") && IS(1, "del")) {
 		req->verb = VSW_CTL_PORT_DEL;
 		if (!ALONE(3) || copy(req->name, sizeof(req->name), w[i + 2]) ||
-		    !only(req->name, "_.-")) {
+		    !ctl_word_ok(req->name, "_.-")) {
 			snprintf(err, errlen, "usage: port del NAME");
 			return -1;
 		}

@@ -56,6 +56,27 @@ static int cas(uint64_t *p, uint64_t old, uint64_t new)
 	return __atomic_compare_exchange_n(p, &old, new, 0, __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 }
 
+/* The port slot an entry's key word names. */
+static int kp_slot(uint64_t kp)
+{
+	return (int)(kp >> 48) - 1;
+}
+
+static uint32_t seen(const struct vsw_fdb_bucket *b, int w)
+{
+	return __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED);
+}
+
+/* Every entry in use, b its bucket, w its way, kp its key word as loaded
+ * (a learner may change it after: CAS against kp to change it). Two loops:
+ * the body must not break. */
+#define fdb_for_each(f, b, w, kp)                            \
+	for ((b) = (f)->b; (b) <= (f)->b + (f)->mask; (b)++) \
+		for ((w) = 0; (w) < VSW_FDB_WAYS; (w)++)     \
+			if (!((kp) = load(&(b)->kp[w])))     \
+				continue;                    \
+			else
+
 static void count(uint64_t *c)
 {
 	__atomic_fetch_add(c, 1, __ATOMIC_RELAXED);
@@ -113,7 +134,7 @@ int vsw_fdb_lookup(const struct vsw_fdb *f, const uint8_t mac[6])
 
 	buckets(f, key, &b1, &b2);
 	if (find(&f->b[b1], key, &kp) >= 0 || find(&f->b[b2], key, &kp) >= 0)
-		return (int)(kp >> 48) - 1;
+		return kp_slot(kp);
 	return -1;
 }
 
@@ -131,7 +152,7 @@ static void unlock(struct vsw_fdb_bucket *b)
 
 static void set_seen(struct vsw_fdb_bucket *b, int w, uint32_t now)
 {
-	if (__atomic_load_n(&b->seen[w], __ATOMIC_RELAXED) != now)
+	if (seen(b, w) != now)
 		__atomic_store_n(&b->seen[w], now, __ATOMIC_RELAXED);
 }
 
@@ -159,7 +180,7 @@ static int evict(struct vsw_fdb_bucket *b, uint64_t kp, uint32_t now)
 	int w, victim = 0;
 
 	for (w = 0; w < VSW_FDB_WAYS; w++) {
-		uint32_t age = now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED);
+		uint32_t age = now - seen(b, w);
 
 		if (age >= oldest) {
 			oldest = age;
@@ -225,28 +246,21 @@ void vsw_fdb_learn(struct vsw_fdb *f, const uint8_t mac[6], uint16_t slot, uint3
 
 unsigned int vsw_fdb_age(struct vsw_fdb *f, uint32_t now, uint32_t aging_s)
 {
+	struct vsw_fdb_bucket *b;
 	unsigned int n = 0;
-	uint32_t i;
+	uint64_t kp;
 	int w;
 
-	for (i = 0; i <= f->mask; i++) {
-		struct vsw_fdb_bucket *b = &f->b[i];
-
-		for (w = 0; w < VSW_FDB_WAYS; w++) {
-			uint64_t kp = load(&b->kp[w]);
-
-			/* signed: an entry stamped by a worker whose clock
-			 * ran ahead of ours is fresh, not ancient */
-			if (!kp ||
-			    (int32_t)(now - __atomic_load_n(&b->seen[w], __ATOMIC_RELAXED)) <=
-				    (int32_t)aging_s)
-				continue;
-			/* a learner that refreshed it just now loses it: it
-			 * is learned again from its next frame */
-			if (cas(&b->kp[w], kp, 0)) {
-				count(&f->n.aged);
-				n++;
-			}
+	fdb_for_each(f, b, w, kp) {
+		/* signed: an entry stamped by a worker whose clock ran ahead of
+		 * ours is fresh, not ancient */
+		if ((int32_t)(now - seen(b, w)) <= (int32_t)aging_s)
+			continue;
+		/* a learner that refreshed it just now loses it: it is learned
+		 * again from its next frame */
+		if (cas(&b->kp[w], kp, 0)) {
+			count(&f->n.aged);
+			n++;
 		}
 	}
 	return n;
@@ -254,41 +268,31 @@ unsigned int vsw_fdb_age(struct vsw_fdb *f, uint32_t now, uint32_t aging_s)
 
 unsigned int vsw_fdb_flush(struct vsw_fdb *f, int slot)
 {
+	struct vsw_fdb_bucket *b;
 	unsigned int n = 0;
-	uint32_t i;
+	uint64_t kp;
 	int w;
 
-	for (i = 0; i <= f->mask; i++) {
-		for (w = 0; w < VSW_FDB_WAYS; w++) {
-			uint64_t kp = load(&f->b[i].kp[w]);
-
-			if (kp && (slot < 0 || (int)(kp >> 48) - 1 == slot) &&
-			    cas(&f->b[i].kp[w], kp, 0))
-				n++;
-		}
-	}
+	fdb_for_each(f, b, w, kp)
+		if ((slot < 0 || kp_slot(kp) == slot) && cas(&b->kp[w], kp, 0))
+			n++;
 	return n;
 }
 
 unsigned int vsw_fdb_walk(const struct vsw_fdb *f, vsw_fdb_fn fn, void *arg)
 {
+	const struct vsw_fdb_bucket *b;
 	unsigned int n = 0;
-	uint32_t i;
+	uint64_t kp;
 	int w;
 
-	for (i = 0; i <= f->mask; i++) {
-		for (w = 0; w < VSW_FDB_WAYS; w++) {
-			uint64_t kp = load(&f->b[i].kp[w]);
-			uint8_t mac[6];
+	fdb_for_each(f, b, w, kp) {
+		uint8_t mac[6];
 
-			if (!kp)
-				continue;
-			key_mac(kp, mac);
-			if (fn)
-				fn(arg, mac, (uint16_t)((kp >> 48) - 1),
-				   __atomic_load_n(&f->b[i].seen[w], __ATOMIC_RELAXED));
-			n++;
-		}
+		key_mac(kp, mac);
+		if (fn)
+			fn(arg, mac, (uint16_t)kp_slot(kp), seen(b, w));
+		n++;
 	}
 	return n;
 }

@@ -16,14 +16,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl_client.h"
 #include "vswitch.h"
 
 #define ADVERTISED_MTU 1500
 #define BROKER_TIMEOUT_S 3
+#define BROKER_ANSWER_MAX 65536 /* "peer uplink" answers with one peer line */
 
 struct vsw_ivnet_port {
 	struct vsw *sw;
@@ -204,36 +204,30 @@ static int segment_name(struct vsw_ivnet_port *iv, char *err, size_t el)
 /* Ask the broker, on its control socket, to make our peer the uplink. */
 static int become_uplink(struct vsw_port *p, char *err, size_t el)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = BROKER_TIMEOUT_S};
-	char req[128], ans[512];
-	size_t got = 0;
-	ssize_t r;
-	int fd, len;
+	char req[128], *ans = NULL;
+	int fd, e;
 
-	len = snprintf(req, sizeof(req), "peer uplink %s %u on\n", p->iv->segment, p->iv->id);
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", p->spec.ctl);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
-	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) ||
-	    write(fd, req, (size_t)len) != len) {
+	snprintf(req, sizeof(req), "peer uplink %s %u on", p->iv->segment, p->iv->id);
+	fd = ctl_client_connect(p->spec.ctl, BROKER_TIMEOUT_S * 1000);
+	e = fd < 0 ? fd : ctl_client_send(fd, req);
+	if (e) {
 		snprintf(err, el, "broker control socket %s: %s (ctl=none to skip)", p->spec.ctl,
-			 strerror(errno));
+			 strerror(-e));
 		if (fd >= 0)
 			close(fd);
 		return -EIO;
 	}
-	shutdown(fd, SHUT_WR);
-	while (got < sizeof(ans) - 1 && (r = read(fd, ans + got, sizeof(ans) - 1 - got)) > 0)
-		got += (size_t)r;
+	e = ctl_client_answer(fd, BROKER_ANSWER_MAX, &ans, NULL);
 	close(fd);
-	ans[got] = '\0';
-	if (!got || !strncmp(ans, "error", 5)) {
-		ans[strcspn(ans, "\n")] = '\0';
-		snprintf(err, el, "the broker refused the uplink: %.200s", got ? ans : "no answer");
+	if (e || !*ans || ctl_answer_is_error(ans)) {
+		if (!e)
+			ans[strcspn(ans, "\n")] = '\0';
+		snprintf(err, el, "the broker refused the uplink: %.200s",
+			 !e && *ans ? ans : "no answer");
+		free(ans);
 		return -EPERM;
 	}
+	free(ans);
 	return 0;
 }
 

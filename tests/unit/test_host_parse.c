@@ -5,6 +5,9 @@
  */
 #include <stdio.h>
 
+#include <string.h>
+
+#include "cpus.h"
 #include "ivnetd.h"
 #include "size.h"
 #include "testlib.h"
@@ -135,6 +138,45 @@ static void test_sizes(void)
 	CHECK(host_parse_size("20000000T", &v) < 0);
 }
 
+/* The list parser both CPU sets (cpus.h) and ivnet-libvirt's byte maps
+ * are filled by: ranges in order, the bound the caller's. */
+static void test_cpulist_ranges(void)
+{
+	static const char *const bad[] = {"4096", "1,", ",1", "0-4096", "2-1", "1\n\n", "1 "};
+	const char *p = "0-3,7,4000-4095\n";
+	char buf[32];
+	size_t len = 0, i;
+	int lo, hi;
+
+	CHECK_EQ(cpulist_range(&p, 4096, &lo, &hi), 1);
+	CHECK(lo == 0 && hi == 3);
+	CHECK_EQ(cpulist_range(&p, 4096, &lo, &hi), 1);
+	CHECK(lo == 7 && hi == 7);
+	CHECK_EQ(cpulist_range(&p, 4096, &lo, &hi), 1);
+	CHECK(lo == 4000 && hi == 4095);
+	CHECK_EQ(cpulist_range(&p, 4096, &lo, &hi), 0);
+	p = "0-3,4000";
+	CHECK_EQ(cpulist_range(&p, 1024, &lo, &hi), 1);
+	CHECK_EQ(cpulist_range(&p, 1024, &lo, &hi), -1); /* past this caller's set */
+	p = "";
+	CHECK_EQ(cpulist_range(&p, 4096, &lo, &hi), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		p = bad[i];
+		while ((lo = cpulist_range(&p, 4096, &lo, &hi)) > 0)
+			;
+		if (lo != -1) {
+			fprintf(stderr, "cpulist '%s' accepted\n", bad[i]);
+			exit(1);
+		}
+	}
+	CHECK_EQ(cpulist_put_range(buf, sizeof(buf), &len, 0, 3), 0);
+	CHECK_EQ(cpulist_put_range(buf, sizeof(buf), &len, 7, 7), 0);
+	CHECK_EQ(cpulist_put_range(buf, sizeof(buf), &len, 4000, 4095), 0);
+	CHECK(!strcmp(buf, "0-3,7,4000-4095"));
+	CHECK_EQ(cpulist_put_range(buf, 18, &len, 4096, 4097), -1);
+	CHECK(!strcmp(buf, "0-3,7,4000-4095")); /* what fitted stays whole */
+}
+
 static void test_requests(void)
 {
 	static const struct {
@@ -221,6 +263,7 @@ int main(void)
 	test_long_options();
 	test_refusals();
 	test_sizes();
+	test_cpulist_ranges();
 	test_requests();
 	printf("test_host_parse: ok\n");
 	return 0;

@@ -63,6 +63,14 @@ static void test_cpulist(void)
 	}
 	CHECK(ivlv_cpulist_parse("0-16", map, 16, err, sizeof(err)) < 0);
 	CHECK(strstr(err, "CPU 16 is not on this host (CPUs 0-15)"));
+	/* libvirt's maps hold 4096 CPUs, more than util's sets: one parser,
+	 * each caller's bound */
+	CHECK_EQ(ivlv_cpulist_parse("1,4000-4095", map, 4096, err, sizeof(err)), 0);
+	ivlv_cpulist_format(map, IVLV_CPUS_MAX, buf, sizeof(buf));
+	CHECK(!strcmp(buf, "1,4000-4095"));
+	CHECK(ivlv_cpulist_parse("4096", map, 8192, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "bad CPU list"));
+	CHECK_EQ(ivlv_cpulist_parse("0-3\n", map, 16, err, sizeof(err)), 0);
 }
 
 static void test_pin_plan(void)

@@ -399,6 +399,29 @@ static void test_options(void)
 	CHECK_EQ(ivnetd_placement_key(&c, "cgroup", "/sys/fs/cgroup/../x", NULL), -1);
 	CHECK_EQ(ivnetd_placement_key(&c, "cgroup", "sys/fs/cgroup", NULL), -1);
 	CHECK_EQ(ivnetd_placement_key(&c, "size", "4M", NULL), -2);
+	/* names in and names out are one table: each value reads back as given */
+	{
+		static const char *const scheds[] = {"none", "other", "fifo:1", "rr:99",
+						     "nice:-20"};
+		static const char *const bad[] = {"nonesuch", "other:1", "fifo", "rr:", "nice5"};
+		char buf[32];
+		size_t i;
+
+		for (i = 0; i < sizeof(scheds) / sizeof(scheds[0]); i++) {
+			CHECK_EQ(ivnetd_placement_key(&c, "sched", scheds[i], NULL), 0);
+			ivnetd_sched_format(c.sched, c.sched_value, buf, sizeof(buf));
+			CHECK(!strcmp(buf, scheds[i]));
+		}
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK_EQ(ivnetd_placement_key(&c, "sched", bad[i], NULL), -1);
+		CHECK_EQ(ivnetd_placement_key(&c, "placement", "pack", NULL), 0);
+		CHECK(!strcmp(ivnetd_policy_name(c.policy), "pack"));
+		CHECK_EQ(ivnetd_placement_key(&c, "pin", "affinity", NULL), 0);
+		CHECK(!strcmp(ivnetd_pin_name(c.pin), "affinity"));
+		CHECK_EQ(ivnetd_placement_key(&c, "mlock", "off", NULL), 0);
+		CHECK_EQ(c.mlock, IVNETD_MLOCK_OFF);
+		CHECK_EQ(ivnetd_placement_key(&c, "mlock", "default", NULL), -1);
+	}
 
 	/* a CPU list's commas inside --segment */
 	ivnetd_segment_defaults(&s);
@@ -566,10 +589,10 @@ static void test_daemon_domain(void)
 	CHECK_EQ(ivnetd_start(&d, &cfg), 0);
 	CHECK_EQ(ivnetd_topo_read("", &t, err, sizeof(err)), 0);
 	plan(&t, F(&t.online), -1, &pl);
-	CHECK_EQ(ivnetd_placement_domain(&d.seg[0], &cpus, &node), 0);
+	CHECK_EQ(ivnetd_placement_domain(d.seg[0].pl, &cpus, &node), 0);
 	CHECK(cpus_equal(&cpus, &pl.domain));
 	CHECK_EQ(node, t.numa ? pl.node : -1);
-	CHECK_EQ(ivnetd_placement_domain(&d.seg[1], &cpus, &node), -1);
+	CHECK_EQ(ivnetd_placement_domain(d.seg[1].pl, &cpus, &node), -1);
 	ivnetd_stop(&d);
 	ivnetd_topo_free(&t);
 	CHECK_EQ(rmdir(dir), 0); /* sockets removed at stop */

@@ -4,19 +4,18 @@
  * answered in JSON (-j) and closed (host/ivnetd/control.c). Everything read back
  * is checked before use: types, lengths, ranges.
  *
- * Every socket call has a timeout, connect included (a full backlog blocks
- * it): the libvirt hook runs this code and must never hold libvirt.
+ * The socket is host/util's client (ctl_client.h). Every socket call has a
+ * timeout, connect included (a full backlog blocks it): the libvirt hook
+ * runs this code and must never hold libvirt.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl_client.h"
 #include "ivlv.h"
 
 #define ANSWER_MAX (1u << 20)
@@ -34,129 +33,64 @@ const char *ivlv_control_default(void)
 	return IVNETD_CTL;
 }
 
-static int ctl_connect(const char *ctl, char *err, size_t el)
+static void connect_error(const char *ctl, int e, char *err, size_t el)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = IVLV_CTL_TIMEOUT_MS / 1000,
-			     .tv_usec = (IVLV_CTL_TIMEOUT_MS % 1000) * 1000};
-	int fd;
-
-	if (strlen(ctl) >= sizeof(sun.sun_path)) {
+	switch (e) {
+	case ENAMETOOLONG:
 		snprintf(err, el, "control socket path too long: %s", ctl);
-		return -1;
-	}
-	strcpy(sun.sun_path, ctl);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		snprintf(err, el, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		snprintf(err, el, "setsockopt: %s", strerror(errno));
-		goto fail;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
-		return fd;
-	switch (errno) {
+		break;
 	case ENOENT:
 	case ECONNREFUSED:
 	case ENOTSOCK:
 	case ENOTDIR:
 		snprintf(err, el, "its broker is not running (ivnetd control socket %s: %s)", ctl,
-			 strerror(errno));
+			 strerror(e));
 		break;
 	case EAGAIN:
 	case EINPROGRESS:
 		snprintf(err, el, "ivnetd at %s accepts no connection (busy or hung)", ctl);
 		break;
 	default:
-		snprintf(err, el, "cannot reach ivnetd at %s: %s", ctl, strerror(errno));
+		snprintf(err, el, "cannot reach ivnetd at %s: %s", ctl, strerror(e));
 	}
-fail:
-	close(fd);
-	return -1;
 }
 
-static int send_all(int fd, const char *s, size_t len)
+static void answer_read_error(const char *ctl, int e, char *err, size_t el)
 {
-	while (len) {
-		ssize_t n = send(fd, s, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		s += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	if (e == E2BIG)
+		snprintf(err, el, "ivnetd at %s: answer longer than %u bytes", ctl, ANSWER_MAX);
+	else if (e == EBADMSG)
+		snprintf(err, el, "ivnetd at %s: empty or binary answer", ctl);
+	else if (e == ENOMEM)
+		snprintf(err, el, "out of memory");
+	else
+		snprintf(err, el, "ivnetd at %s: %s", ctl,
+			 e == EAGAIN ? "no answer in time" : strerror(e));
 }
 
 char *ivlv_ctl_request(const char *ctl, const char *line, char *err, size_t el)
 {
-	size_t len = 0, cap = 0;
-	char *buf = NULL, *req;
-	int fd;
+	char *ans = NULL;
+	int fd, e;
 
-	if (asprintf(&req, "%s\n", line) < 0) {
-		snprintf(err, el, "out of memory");
+	fd = ctl_client_connect(ctl, IVLV_CTL_TIMEOUT_MS);
+	if (fd < 0) {
+		connect_error(ctl, -fd, err, el);
 		return NULL;
 	}
-	fd = ctl_connect(ctl, err, el);
-	if (fd < 0)
-		goto out;
-	if (send_all(fd, req, strlen(req))) {
+	e = ctl_client_send(fd, line);
+	if (e)
 		snprintf(err, el, "ivnetd at %s: send: %s", ctl,
-			 errno == EAGAIN ? "timed out" : strerror(errno));
-		goto out;
+			 e == -EAGAIN ? "timed out" : strerror(-e));
+	else if ((e = ctl_client_answer(fd, ANSWER_MAX, &ans, NULL)))
+		answer_read_error(ctl, -e, err, el);
+	close(fd);
+	if (ans && !*ans) { /* ivnetd answers every request with something */
+		answer_read_error(ctl, EBADMSG, err, el);
+		free(ans);
+		ans = NULL;
 	}
-	shutdown(fd, SHUT_WR);
-	for (;;) {
-		ssize_t n;
-
-		if (cap - len < 4097) {
-			char *nb;
-
-			if (cap >= ANSWER_MAX) {
-				snprintf(err, el, "ivnetd at %s: answer longer than %u bytes", ctl,
-					 ANSWER_MAX);
-				goto fail;
-			}
-			cap = cap ? cap * 2 : 8192;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				snprintf(err, el, "out of memory");
-				goto fail;
-			}
-			buf = nb;
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n == 0)
-			break;
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, el, "ivnetd at %s: %s", ctl,
-				 errno == EAGAIN ? "no answer in time" : strerror(errno));
-			goto fail;
-		}
-		len += (size_t)n;
-	}
-	if (!buf || memchr(buf, '\0', len)) {
-		snprintf(err, el, "ivnetd at %s: empty or binary answer", ctl);
-		goto fail;
-	}
-	buf[len] = '\0';
-	goto out;
-fail:
-	free(buf);
-	buf = NULL;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(req);
-	return buf;
+	return ans;
 }
 
 /* ------------------------------------------------------------- answers */

@@ -16,76 +16,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpus.h"
 #include "ivlv.h"
 
 #define BIT_SET(m, i) ((m)[(i) / 8] |= (unsigned char)(1u << ((i) % 8)))
 #define BIT_TEST(m, i) ((m)[(i) / 8] & (1u << ((i) % 8)))
 
-static int parse_cpu(const char **s, unsigned long *v)
-{
-	char *end;
-
-	if (**s < '0' || **s > '9')
-		return -1;
-	errno = 0;
-	*v = strtoul(*s, &end, 10);
-	if (errno || *v >= IVLV_CPUS_MAX)
-		return -1;
-	*s = end;
-	return 0;
-}
-
+/* util's list parser (cpus.h), into libvirt's byte maps of IVLV_CPUS_MAX
+ * CPUs; a CPU the host does not have gets its own message. */
 int ivlv_cpulist_parse(const char *s, unsigned char *map, unsigned max_cpus, char *err, size_t el)
 {
 	const char *p = s;
+	int lo, hi, i, r;
 
 	memset(map, 0, IVLV_CPUS_MAX / 8);
 	if (max_cpus > IVLV_CPUS_MAX)
 		max_cpus = IVLV_CPUS_MAX;
-	for (;;) {
-		unsigned long a, b, i;
-
-		if (parse_cpu(&p, &a))
-			goto bad;
-		b = a;
-		if (*p == '-') {
-			p++;
-			if (parse_cpu(&p, &b) || b < a)
-				goto bad;
+	if (!*s)
+		r = -1; /* the empty set pins nothing: not a --pin */
+	else
+		while ((r = cpulist_range(&p, IVLV_CPUS_MAX, &lo, &hi)) > 0) {
+			if ((unsigned)hi >= max_cpus) {
+				snprintf(err, el, "CPU %d is not on this host (CPUs 0-%u)", hi,
+					 max_cpus - 1);
+				return -1;
+			}
+			for (i = lo; i <= hi; i++)
+				BIT_SET(map, i);
 		}
-		if (b >= max_cpus) {
-			snprintf(err, el, "CPU %lu is not on this host (CPUs 0-%u)", b,
-				 max_cpus - 1);
-			return -1;
-		}
-		for (i = a; i <= b; i++)
-			BIT_SET(map, i);
-		if (!*p)
-			return 0;
-		if (*p++ != ',')
-			goto bad;
-	}
-bad:
-	snprintf(err, el, "bad CPU list '%.64s' (like 0-3,6)", s);
-	return -1;
+	if (r < 0)
+		snprintf(err, el, "bad CPU list '%.64s' (like 0-3,6)", s);
+	return r;
 }
 
 void ivlv_cpulist_format(const unsigned char *map, unsigned max_cpus, char *buf, size_t n)
 {
-	size_t off = 0;
+	size_t len = 0;
 	unsigned i, j;
 
 	buf[0] = '\0';
-	for (i = 0; i < max_cpus && off < n; i++) {
+	for (i = 0; i < max_cpus; i++) {
 		if (!BIT_TEST(map, i))
 			continue;
 		for (j = i; j + 1 < max_cpus && BIT_TEST(map, j + 1); j++)
 			;
-		if (j == i)
-			off += (size_t)snprintf(buf + off, n - off, "%s%u", off ? "," : "", i);
-		else
-			off += (size_t)snprintf(buf + off, n - off, "%s%u-%u", off ? "," : "", i,
-						j);
+		if (cpulist_put_range(buf, n, &len, (int)i, (int)j))
+			return;
 		i = j;
 	}
 }
