@@ -109,6 +109,27 @@ uint64_t ivnet_layout_min_region(const struct ivnet_layout_params *p)
 	return 0;
 }
 
+/*
+ * The header's copy of the geometry (what a reader recomputes the layout
+ * from) and the offsets that follow from it (what a reader then checks
+ * against its own computation), each field named once for the writer and
+ * the reader.
+ */
+#define IVNET_HDR_GEOMETRY(X) \
+	X(region_size)        \
+	X(max_peers)          \
+	X(vectors)            \
+	X(slot_count)         \
+	X(slot_size)          \
+	X(max_frame)
+#define IVNET_HDR_DERIVED(X) \
+	X(peer_table_off)    \
+	X(rings_off)         \
+	X(ring_stride)       \
+	X(ring_count)        \
+	X(ring_desc_off)     \
+	X(ring_slots_off)
+
 static void write_header(struct ivnet_region_hdr *h, const struct ivnet_layout *l, const char *name,
 			 uint64_t segment_id)
 {
@@ -118,19 +139,11 @@ static void write_header(struct ivnet_region_hdr *h, const struct ivnet_layout *
 	h->magic = IVNET_MAGIC;
 	h->version = IVNET_LAYOUT_VERSION;
 	h->hdr_size = sizeof(*h);
-	h->region_size = l->region_size;
-	h->max_peers = l->max_peers;
-	h->vectors = l->vectors;
-	h->slot_count = l->slot_count;
-	h->slot_size = l->slot_size;
-	h->max_frame = l->max_frame;
 	h->peer_entry_size = sizeof(struct ivnet_peer);
-	h->peer_table_off = l->peer_table_off;
-	h->rings_off = l->rings_off;
-	h->ring_stride = l->ring_stride;
-	h->ring_count = l->ring_count;
-	h->ring_desc_off = l->ring_desc_off;
-	h->ring_slots_off = l->ring_slots_off;
+#define IVNET_HDR_SET(field) h->field = l->field;
+	IVNET_HDR_GEOMETRY(IVNET_HDR_SET)
+	IVNET_HDR_DERIVED(IVNET_HDR_SET)
+#undef IVNET_HDR_SET
 	h->state = IVNET_REGION_FORMATTING;
 	h->segment_id = segment_id;
 	for (i = 0; name && name[i] && i < IVNET_NAME_LEN - 1; i++)
@@ -196,11 +209,8 @@ int ivnet_layout_from_header(const struct ivnet_region_hdr *h, uint64_t mapped_s
 	EXPECT(err == IVNET_LAYOUT_OK, "geometry");
 	/* compute() may pick fewer slots than the cap: the header's must be it. */
 	EXPECT(out->slot_count == p.max_slots, "slot_count");
-	EXPECT(ivnet_load_relaxed(&h->peer_table_off) == out->peer_table_off, "peer_table_off");
-	EXPECT(ivnet_load_relaxed(&h->rings_off) == out->rings_off, "rings_off");
-	EXPECT(ivnet_load_relaxed(&h->ring_stride) == out->ring_stride, "ring_stride");
-	EXPECT(ivnet_load_relaxed(&h->ring_count) == out->ring_count, "ring_count");
-	EXPECT(ivnet_load_relaxed(&h->ring_desc_off) == out->ring_desc_off, "ring_desc_off");
-	EXPECT(ivnet_load_relaxed(&h->ring_slots_off) == out->ring_slots_off, "ring_slots_off");
+#define IVNET_HDR_CHECK(field) EXPECT(ivnet_load_relaxed(&h->field) == out->field, #field);
+	IVNET_HDR_DERIVED(IVNET_HDR_CHECK)
+#undef IVNET_HDR_CHECK
 	return 0;
 }
