@@ -24,8 +24,7 @@ static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 	if (ep->last_dst >= 0 && memcmp(ep->last_mac, mac, 6) == 0 &&
 	    mac_is(ep, (uint32_t)ep->last_dst, mac) && ep_peer_up(ep, (uint32_t)ep->last_dst))
 		return ep->last_dst;
-	for_each_joined(ep, id, m)
-	{
+	for_each_joined(ep, id, m) {
 		if (!ep_peer_up(ep, id))
 			continue;
 		if (mac_is(ep, id, mac)) {
@@ -104,8 +103,9 @@ unsigned int ivnet_ep_send_burst(struct ivnet_ep *ep, const struct ivnet_frame *
 			uint32_t id;
 
 			/* best effort, as on any Ethernet: a full ring misses it */
-			for_each_joined(ep, id, m) if (ep_peer_up(ep, id)) ok |=
-				queue_to(ep, id, &f[i]) > 0;
+			for_each_joined(ep, id, m)
+				if (ep_peer_up(ep, id))
+					ok |= queue_to(ep, id, &f[i]) > 0;
 		} else {
 			/* a burst to one peer looks it up once: the table is
 			 * checked once per burst, as for a burst of one */

@@ -38,8 +38,7 @@ static void make_order(struct ivnetd_plan *pl, const struct ivnetd_topo *t)
 			int c, k = 0;
 
 			cpus_and(&s, &t->core[i].cpus, &pl->domain);
-			cpus_for_each(c, &s)
-			{
+			cpus_for_each(c, &s) {
 				if (k++ == rank) {
 					pl->order[pl->norder++] = c;
 					more = 1;

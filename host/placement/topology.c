@@ -201,8 +201,7 @@ static int read_nodes(struct ivnetd_topo *t, const char *root)
 	closedir(dir);
 	qsort(t->node, (size_t)t->nnodes, sizeof(*t->node), by_id);
 	for (int i = 0; i < t->nnodes; i++) {
-		cpus_for_each(c, &t->node[i].cpus)
-		{
+		cpus_for_each(c, &t->node[i].cpus) {
 			if (t->cpu[c].node < 0)
 				t->cpu[c].node = t->node[i].id;
 			else
@@ -234,8 +233,7 @@ static int count_packages(const struct ivnetd_topo *t)
 	int c, n = 0;
 
 	cpus_zero(&seen);
-	cpus_for_each(c, &t->online)
-	{
+	cpus_for_each(c, &t->online) {
 		int p = t->cpu[c].package < 0 ? 0 : t->cpu[c].package;
 
 		if (p < IVNETD_CPUS_MAX && !cpus_isset(&seen, p)) {
@@ -264,8 +262,7 @@ int ivnetd_topo_read(const char *root, struct ivnetd_topo *t, char *err, size_t 
 	keys = calloc((size_t)n * 2, sizeof(*keys));
 	if (!t->core || !t->llc || !keys)
 		goto nomem;
-	cpus_for_each(c, &t->online)
-	{
+	cpus_for_each(c, &t->online) {
 		t->cpu[c].node = -1;
 		place_cpu(t, root, c, keys, keys + n);
 	}

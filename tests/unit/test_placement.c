@@ -105,13 +105,15 @@ static void check_partition(const struct ivnetd_topo *t)
 		cpus_and(&x, &seen_core, &t->core[i].cpus);
 		CHECK(!cpus_count(&x));
 		cpus_or(&seen_core, &t->core[i].cpus);
-		cpus_for_each(c, &t->core[i].cpus) CHECK_EQ(t->cpu[c].core, i);
+		cpus_for_each(c, &t->core[i].cpus)
+			CHECK_EQ(t->cpu[c].core, i);
 		if (i)
 			CHECK(cpus_first(&t->core[i].cpus) > cpus_first(&t->core[i - 1].cpus));
 	}
 	for (i = 0; i < t->nllcs; i++) {
 		cpus_or(&seen_llc, &t->llc[i].cpus);
-		cpus_for_each(c, &t->llc[i].cpus) CHECK_EQ(t->cpu[c].llc, i);
+		cpus_for_each(c, &t->llc[i].cpus)
+			CHECK_EQ(t->cpu[c].llc, i);
 	}
 	CHECK(cpus_equal(&seen_core, &t->online));
 	CHECK(cpus_equal(&seen_llc, &t->online));
