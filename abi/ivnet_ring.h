@@ -11,7 +11,7 @@
  * frames, never an out-of-bounds access or an unbounded loop.
  *
  * Producer:                         Consumer:
- *   p = ivnet_tx_reserve(r, len, m)   while (ivnet_rx_peek(r, &f)) {
+ *   p = ivnet_tx_reserve(r, len, m)   while (ivnet_rx_peek_budget(r, &f, &budget)) {
  *   copy len bytes to p                       use f.data[0 .. f.len)
  *   ... more frames ...                       ivnet_rx_consume(r);
  *   ivnet_tx_publish(r);              }
@@ -262,72 +262,43 @@ static inline int ivnet_rx_pending(const struct ivnet_ring *r)
 }
 
 /*
- * The next valid frame, in place; skips PAD descriptors and drops (and
- * counts) invalid ones. Returns 0 when there is none. A call skips at most
- * slot_count slots, so a producer that keeps writing garbage cannot hold the
- * consumer here.
+ * The next valid frame, in place, looking at no more than *budget
+ * descriptors: each one looked at costs one, whether it is the frame
+ * returned, a PAD stepped over or an invalid one dropped (and counted).
+ * Returns 0 when the ring is empty or the budget is spent. A consumer that
+ * charges its receive loop this way does bounded work per call however fast
+ * a producer refills its ring with garbage.
  */
-static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
+static inline int ivnet_rx_peek_budget(struct ivnet_ring *r, struct ivnet_rx_frame *f,
+				       uint32_t *budget)
 {
-	uint32_t skipped = 0;
-
 	/* A consume() after a failed peek moves nothing. Stored only when
 	 * set: an empty peek is the busy-poll spin, which stays store-free
 	 * (see ivnet_rx_avail()). */
 	if (r->peek_slots)
 		r->peek_slots = 0;
 
-	while (skipped < r->slot_count) {
-		uint32_t avail = ivnet_rx_avail(r), pos, k;
-		struct ivnet_desc d;
+	while (*budget) {
+		uint32_t avail = ivnet_rx_avail(r);
 
 		if (!avail)
 			return 0;
-		pos = r->tail & r->mask;
-		__ivnet_ring_desc_read(&r->desc[pos], &d);
-		if (d.flags & IVNET_DESC_F_PAD) {
-			k = r->slot_count - pos;
-			if (ivnet_unlikely(d.flags != IVNET_DESC_F_PAD || k > avail)) {
-				r->stats.bad_desc++;
-				skipped += avail;
-				__ivnet_ring_rx_drop_pending(r);
-				continue;
-			}
-			skipped += k;
-			r->tail += k;
-			continue;
-		}
-		if (ivnet_unlikely(d.len < IVNET_FRAME_MIN || d.len > r->max_frame)) {
-			r->stats.bad_desc++;
-			skipped += avail;
-			__ivnet_ring_rx_drop_pending(r);
-			continue;
-		}
-		k = (d.len + r->slot_size - 1) >> r->slot_shift;
-		if (ivnet_unlikely(k > avail || pos + k > r->slot_count)) {
-			r->stats.bad_desc++;
-			skipped += avail;
-			__ivnet_ring_rx_drop_pending(r);
-			continue;
-		}
-		if (ivnet_unlikely(!__ivnet_ring_meta_valid(&d))) {
-			r->stats.bad_desc++;
-			skipped += k;
-			r->tail += k;
-			continue;
-		}
-		f->data = r->slots + ((size_t)pos << r->slot_shift);
-		f->len = d.len;
-		f->meta.flags = d.flags;
-		f->meta.gso_type = d.gso_type;
-		f->meta.gso_size = d.gso_size;
-		f->meta.hdr_len = d.hdr_len;
-		f->meta.csum_start = d.csum_start;
-		f->meta.csum_offset = d.csum_offset;
-		r->peek_slots = k;
-		return 1;
+		--*budget;
+		if (__ivnet_ring_rx_step(r, avail, f))
+			return 1;
 	}
 	return 0;
+}
+
+/*
+ * The next valid frame, in place, or 0 when there is none; looks at most at
+ * slot_count descriptors (see ivnet_rx_peek_budget()).
+ */
+static inline int ivnet_rx_peek(struct ivnet_ring *r, struct ivnet_rx_frame *f)
+{
+	uint32_t budget = r->slot_count;
+
+	return ivnet_rx_peek_budget(r, f, &budget);
 }
 
 /* Step past the frame peek() returned (still readable until release). */
@@ -351,15 +322,18 @@ static inline void ivnet_rx_release(struct ivnet_ring *r)
 
 /*
  * Copy up to n frames out into the caller's buffers, release once. A frame
- * larger than its buffer is dropped and counted (too_big).
+ * larger than its buffer is dropped and counted (too_big). Looks at no more
+ * than n descriptors (see ivnet_rx_peek_budget()): fewer frames than n may
+ * come back while more are queued.
  */
 static inline unsigned int ivnet_rx_burst(struct ivnet_ring *r, struct ivnet_rx_buf *b,
 					  unsigned int n)
 {
 	struct ivnet_rx_frame f;
+	uint32_t budget = n;
 	unsigned int i = 0;
 
-	while (i < n && ivnet_rx_peek(r, &f)) {
+	while (ivnet_rx_peek_budget(r, &f, &budget)) {
 		if (f.len > b[i].cap) {
 			r->stats.too_big++;
 		} else {

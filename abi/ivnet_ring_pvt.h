@@ -89,36 +89,111 @@ static inline void __ivnet_ring_desc_read(const struct ivnet_desc *s, struct ivn
 	d->csum_offset = ivnet_load_relaxed(&s->csum_offset);
 }
 
+/* No frame boundary can be trusted: drop all that is queued. */
+static inline void __ivnet_ring_rx_drop_pending(struct ivnet_ring *r)
+{
+	r->stats.resync++;
+	r->tail = r->head;
+}
+
+/* Where the checksum field lies in the transport header (virtio_net checks). */
+#define __IVNET_RING_CSUM_OFF_TCP 16u /* offsetof(struct tcphdr, check) */
+#define __IVNET_RING_CSUM_OFF_UDP 6u  /* offsetof(struct udphdr, check) */
+#define __IVNET_RING_UDP_HLEN 8u
+/* UDP GSO: at most the segments a Linux sender makes (UDP_MAX_SEGMENTS),
+ * which virtio_net enforces too. */
+#define __IVNET_RING_UDP_MAX_SEGS 128u
+
+/*
+ * GSO metadata: a known type (ECN only with TCP), checksum partial with the
+ * field where that transport has it (segmentation finishes it per segment),
+ * segments no smaller than IVNET_GSO_MIN_SIZE and, for UDP, no more than
+ * Linux sends. What virtio_net_hdr_from_skb() makes of a Linux GSO skb, and
+ * nothing virtio_net_hdr_to_skb() would refuse.
+ */
+static inline int __ivnet_ring_gso_valid(const struct ivnet_desc *d)
+{
+	uint32_t gso = d->gso_type & ~IVNET_GSO_ECN;
+	int tcp = gso == IVNET_GSO_TCPV4 || gso == IVNET_GSO_TCPV6;
+
+	if (!tcp && gso != IVNET_GSO_UDP && gso != IVNET_GSO_UDP_L4)
+		return 0;
+	if (!tcp && (d->gso_type & IVNET_GSO_ECN))
+		return 0;
+	if (!(d->flags & IVNET_DESC_F_CSUM_PARTIAL) ||
+	    d->csum_offset != (tcp ? __IVNET_RING_CSUM_OFF_TCP : __IVNET_RING_CSUM_OFF_UDP))
+		return 0;
+	if (d->gso_size < IVNET_GSO_MIN_SIZE)
+		return 0;
+	/* csum_start is where the UDP header starts; the caller checked that
+	 * the checksum field lies within len */
+	return gso != IVNET_GSO_UDP_L4 || d->len - d->csum_start - __IVNET_RING_UDP_HLEN <=
+						  (uint32_t)d->gso_size * __IVNET_RING_UDP_MAX_SEGS;
+}
+
 /* Does the metadata of descriptor d (a private copy) make sense for its length? */
 static inline int __ivnet_ring_meta_valid(const struct ivnet_desc *d)
 {
-	uint32_t gso = d->gso_type & ~IVNET_GSO_ECN;
+	const uint32_t both = IVNET_DESC_F_CSUM_PARTIAL | IVNET_DESC_F_CSUM_VALID;
 
-	if (d->flags & ~(uint32_t)(IVNET_DESC_F_CSUM_PARTIAL | IVNET_DESC_F_CSUM_VALID))
+	if (d->flags & ~both)
+		return 0;
+	/* partial: the sender left the sum to be done; valid: it vouches for
+	 * a sum already done. Never both. */
+	if ((d->flags & both) == both)
 		return 0;
 	if ((d->flags & IVNET_DESC_F_CSUM_PARTIAL) &&
 	    (uint32_t)d->csum_start + d->csum_offset + 2 > d->len)
 		return 0;
 	if (d->hdr_len > d->len)
 		return 0;
-	switch (gso) {
-	case IVNET_GSO_NONE:
-		return d->gso_type == IVNET_GSO_NONE;
-	case IVNET_GSO_TCPV4:
-	case IVNET_GSO_UDP:
-	case IVNET_GSO_TCPV6:
-	case IVNET_GSO_UDP_L4:
-		return d->gso_size != 0;
-	default:
-		return 0;
-	}
+	return d->gso_type == IVNET_GSO_NONE || __ivnet_ring_gso_valid(d);
 }
 
-/* No frame boundary can be trusted: drop all that is queued. */
-static inline void __ivnet_ring_rx_drop_pending(struct ivnet_ring *r)
+/*
+ * One descriptor at the consumer's tail, avail slots published: 1 with *f
+ * if it starts a valid frame (the tail stays, peek_slots says how far it
+ * goes); else 0, the tail past what was stepped over (a PAD) or dropped
+ * (counted; everything pending if no frame boundary can be trusted).
+ */
+static inline int __ivnet_ring_rx_step(struct ivnet_ring *r, uint32_t avail,
+				       struct ivnet_rx_frame *f)
 {
-	r->stats.resync++;
-	r->tail = r->head;
+	uint32_t pos = r->tail & r->mask, k;
+	struct ivnet_desc d;
+
+	__ivnet_ring_desc_read(&r->desc[pos], &d);
+	if (d.flags & IVNET_DESC_F_PAD) {
+		k = r->slot_count - pos;
+		if (ivnet_unlikely(d.flags != IVNET_DESC_F_PAD || k > avail))
+			goto drop_pending;
+		r->tail += k;
+		return 0;
+	}
+	if (ivnet_unlikely(d.len < IVNET_FRAME_MIN || d.len > r->max_frame))
+		goto drop_pending;
+	k = (d.len + r->slot_size - 1) >> r->slot_shift;
+	if (ivnet_unlikely(k > avail || pos + k > r->slot_count))
+		goto drop_pending;
+	if (ivnet_unlikely(!__ivnet_ring_meta_valid(&d))) {
+		r->stats.bad_desc++;
+		r->tail += k;
+		return 0;
+	}
+	f->data = r->slots + ((size_t)pos << r->slot_shift);
+	f->len = d.len;
+	f->meta.flags = d.flags;
+	f->meta.gso_type = d.gso_type;
+	f->meta.gso_size = d.gso_size;
+	f->meta.hdr_len = d.hdr_len;
+	f->meta.csum_start = d.csum_start;
+	f->meta.csum_offset = d.csum_offset;
+	r->peek_slots = k;
+	return 1;
+drop_pending:
+	r->stats.bad_desc++;
+	__ivnet_ring_rx_drop_pending(r);
+	return 0;
 }
 
 #endif /* IVNET_RING_PVT_H */

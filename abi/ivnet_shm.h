@@ -242,6 +242,15 @@ struct ivnet_ring_ctrl {
 #define IVNET_GSO_ECN 0x80u
 
 /*
+ * The smallest gso_size a receiver accepts: Linux's TCP_MIN_GSO_SIZE, the
+ * least a Linux TCP sender puts in a segment (its 48-byte minimum MSS less
+ * 40 bytes of options), and the floor virtio_net applies. Anything smaller
+ * only multiplies the segments a receiver that has to segment the frame
+ * makes (at gso_size 1, a 64 KiB frame is 65536 of them).
+ */
+#define IVNET_GSO_MIN_SIZE 8u
+
+/*
  * One per slot; only the first slot of a frame has a meaningful descriptor.
  * The offload fields follow virtio_net_hdr: csum_start is from the start of
  * the frame, csum_offset from csum_start, hdr_len is the length of all

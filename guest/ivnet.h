@@ -47,7 +47,7 @@ struct ivnet_peer_stats {
 	u64 rx_packets;
 	u64 rx_bytes;
 	u64 rx_dropped;
-	u64 rx_invalid; /* offload metadata or source MAC refused */
+	u64 rx_invalid; /* offload metadata, length or source MAC refused */
 	u64 doorbells;
 };
 

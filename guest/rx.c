@@ -8,14 +8,21 @@
  * receives (netif_rx), as drivers did before NAPI.
  *
  * Every frame is validated by the ring (bounds, metadata) and again by
- * virtio_net_hdr_to_skb() (offloads against the headers), and must carry its
- * sender's MAC as source: a peer can send garbage, not someone else's frames.
+ * virtio_net_hdr_to_skb() (offloads against the headers), must fit our MTU
+ * unless it is a GSO super-packet, and must carry its sender's MAC as source:
+ * a peer can send garbage, not someone else's frames.
+ *
+ * The unit of receive work is a descriptor looked at, delivered or dropped:
+ * NAPI's budget and the napi=0 bound per interrupt count both, so a peer
+ * that keeps its ring full of garbage gets a budget's worth of our time per
+ * poll, like any other.
  */
+#include <linux/if_vlan.h>
 #include <linux/virtio_net.h>
 
 #include "ivnet.h"
 
-#define IVNET_IRQ_RX_MAX 256 /* napi=0: frames per interrupt before retrying */
+#define IVNET_IRQ_RX_MAX 256 /* napi=0: descriptors per interrupt before retrying */
 
 static struct sk_buff *alloc_skb_rx(struct ivnet_priv *priv, u32 len)
 {
@@ -66,6 +73,14 @@ static void hdr_from_meta(struct virtio_net_hdr *h, const struct ivnet_meta *m)
 	h->csum_offset = __cpu_to_virtio16(true, m->csum_offset);
 }
 
+/* Longer than our MTU lets in? GSO super-packets are segmented to it later;
+ * a VLAN tag rides on top of the MTU, as on any Ethernet device. */
+static bool too_long(const struct ivnet_priv *priv, const struct ivnet_rx_frame *f)
+{
+	return f->meta.gso_type == IVNET_GSO_NONE &&
+	       f->len > READ_ONCE(priv->dev->mtu) + ETH_HLEN + VLAN_HLEN;
+}
+
 /* One frame from peer p: an skb for the stack, or NULL (counted). */
 static struct sk_buff *build_skb_rx(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
 				    const struct ivnet_rx_frame *f)
@@ -73,6 +88,10 @@ static struct sk_buff *build_skb_rx(struct ivnet_priv *priv, struct ivnet_dev_pe
 	struct virtio_net_hdr h;
 	struct sk_buff *skb;
 
+	if (too_long(priv, f)) {
+		WRITE_ONCE(p->st.rx_invalid, p->st.rx_invalid + 1);
+		return NULL;
+	}
 	skb = copy_frame(priv, f);
 	if (!skb) {
 		WRITE_ONCE(p->st.rx_dropped, p->st.rx_dropped + 1);
@@ -85,7 +104,9 @@ static struct sk_buff *build_skb_rx(struct ivnet_priv *priv, struct ivnet_dev_pe
 	hdr_from_meta(&h, &f->meta);
 	if (virtio_net_hdr_to_skb(skb, &h, true))
 		goto invalid;
-	if (h.flags & VIRTIO_NET_HDR_F_DATA_VALID)
+	/* the ring refuses both flags at once; should they come anyway, a
+	 * sum still to be done is not one already checked */
+	if ((h.flags & VIRTIO_NET_HDR_F_DATA_VALID) && skb->ip_summed != CHECKSUM_PARTIAL)
 		skb->ip_summed = CHECKSUM_UNNECESSARY;
 	skb->protocol = eth_type_trans(skb, priv->dev);
 	WRITE_ONCE(p->st.rx_packets, p->st.rx_packets + 1);
@@ -107,25 +128,26 @@ static void resync_requested(struct ivnet_priv *priv)
 			ivnet_rx_restart(&priv->peer[id].rx);
 }
 
-/* Receive up to budget frames from all peers; deliver with `deliver`. */
+/*
+ * Receive from all peers, looking at no more than budget descriptors in all
+ * (see above); returns how many it looked at.
+ */
 static int receive(struct ivnet_priv *priv, int budget)
 {
-	u32 peers = priv->layout.max_peers, k;
-	int done = 0;
+	u32 peers = priv->layout.max_peers, left = budget, k;
 
 	resync_requested(priv);
-	for (k = 0; k < peers && done < budget; k++) {
+	for (k = 0; k < peers && left; k++) {
 		u32 id = (priv->rx_next + k) % peers;
 		struct ivnet_dev_peer *p = &priv->peer[id];
 		struct ivnet_rx_frame f;
 
 		if (id == priv->self || !READ_ONCE(p->up))
 			continue;
-		while (done < budget && ivnet_rx_peek(&p->rx, &f)) {
+		while (ivnet_rx_peek_budget(&p->rx, &f, &left)) {
 			struct sk_buff *skb = build_skb_rx(priv, p, &f);
 
 			ivnet_rx_consume(&p->rx);
-			done++;
 			if (!skb)
 				continue;
 			if (ivnet_napi)
@@ -136,7 +158,7 @@ static int receive(struct ivnet_priv *priv, int budget)
 		ivnet_rx_release(&p->rx);
 	}
 	priv->rx_next = (priv->rx_next + 1) % peers;
-	return done;
+	return budget - left;
 }
 
 /*
@@ -181,9 +203,9 @@ static void receive_irq(struct ivnet_priv *priv)
 
 	spin_lock_irqsave(&priv->rx_lock, flags);
 	do {
-		int n = receive(priv, IVNET_IRQ_RX_MAX - total);
-
-		total += n;
+		/* a round that found nothing to look at (a peer restarted)
+		 * still counts: the bound holds whatever arm_and_recheck() says */
+		total += max(receive(priv, IVNET_IRQ_RX_MAX - total), 1);
 		if (total >= IVNET_IRQ_RX_MAX) {
 			spin_unlock_irqrestore(&priv->rx_lock, flags);
 			schedule_delayed_work(&priv->rx_retry, 0);

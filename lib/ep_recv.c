@@ -47,6 +47,7 @@ static unsigned int take_ring(struct ivnet_ep *ep, uint32_t id, struct ivnet_rx_
 			      struct ivnet_rx_frame *f, unsigned int n)
 {
 	struct ivnet_ring *rx = &ep->peer[id].rx;
+	uint32_t budget = n; /* descriptors looked at, frames or not */
 	unsigned int i = 0;
 
 	if (b) {
@@ -55,7 +56,7 @@ static unsigned int take_ring(struct ivnet_ep *ep, uint32_t id, struct ivnet_rx_
 			ep->st.rx_bytes += b[n].len;
 		return i;
 	}
-	while (i < n && ivnet_rx_peek(rx, &f[i])) {
+	while (ivnet_rx_peek_budget(rx, &f[i], &budget)) {
 		ivnet_rx_consume(rx);
 		ep->st.rx_bytes += f[i].len;
 		i++;

@@ -48,7 +48,8 @@ READY = b'IVNET-GUEST-READY'
 # a clean boot (the command line's "panic=-1" is why "panic" alone is not).
 OOPS_PATTERNS = re.compile(
     r'BUG:|Oops|general protection|Call Trace|Kernel panic|'
-    r'WARNING: CPU:|UBSAN:|KASAN:|kernel BUG|RIP: ')
+    r'WARNING: CPU:|UBSAN:|KASAN:|kernel BUG|RIP: |'
+    r'soft lockup|hard LOCKUP|self-detected stall|detected stalls on CPU|blocked for more than')
 
 # Longest request line: the tty's canonical line buffer holds 4095
 # characters; stay far below it.
@@ -452,7 +453,8 @@ class Guest:
 
     def assert_no_oops(self):
         """Raises GuestError if the console or, when the guest still
-        answers, its kernel log shows an oops, BUG, WARN, or panic. The
+        answers, its kernel log shows an oops, BUG, WARN, panic, lockup or
+        RCU stall. The
         console only gets warnings and worse (`quiet`, dmesg -n 5); dmesg
         has everything."""
         bad = self.oops_lines()

@@ -24,6 +24,11 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             the rings it shares with A and sends A nonsense frames: A shows
             no oops, still answers, counts rx_errors, and ping A<->B works
             afterwards
+  flood     two tests/peers/ivnet-hostile --flood-invalid keep their rings to A
+            full of invalid 1-slot frames and ring A's doorbell after every
+            refill, with A at napi=0 and then napi=1: A still answers on its
+            console, B's pings to A get through, A counts the frames it drops,
+            no oops, lockup or RCU stall in either guest
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
                          [--only TEST,...] IVNETD IVNETCTL IVNET_HOSTILE
@@ -70,6 +75,7 @@ SMALL_TRANSFER = 8 << 20  # after the reload with napi=0 etc.
 FROZEN_PINGS = 200
 FROZEN_MAX_DOORBELLS = 2
 HOSTILE_SECONDS = 10
+FLOOD_SECONDS = 25  # longer than the soft-lockup and RCU-stall detectors wait
 
 ETHTOOL_KEYS = ('tx_packets', 'rx_packets', 'tx_bytes', 'rx_bytes', 'tx_dropped_unknown',
                 'tx_ring_full', 'doorbells', 'interrupts', 'napi_polls', 'rx_errors')
@@ -754,11 +760,72 @@ def test_hostile(ctx):
     ok(f'ping {a.name} <-> {b.name} works after the attack')
 
 
+def flood_round(ctx, broker, a, b, params):
+    """One flood against A loaded with `params`; B is the honest peer."""
+    parallel(lambda: load(a, params), lambda: load(b))
+    link_up(a)
+    link_up(b)
+    wait_carrier(a, 1)
+    wait_carrier(b, 1)
+    ping_both(a, b, 56)
+    before = counter(a, 'rx_errors')
+    argv = [ctx.hostile, broker.sock, '--target', str(a.id), '--flood-invalid',
+            '--seconds', str(FLOOD_SECONDS)]
+    note('running twice: ' + ' '.join(argv))
+    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    try:
+        time.sleep(FLOOD_SECONDS * 0.2)
+        t = time.monotonic()
+        rc, out = a.rc('echo alive', timeout=CMD_TIMEOUT)
+        expect(rc == 0 and 'alive' in out,
+               f'{a.name} ({params}) does not answer during the flood: {out!r}')
+        alive_s = time.monotonic() - t
+        during = ping(b, a, 56, count=3)
+        still = all(p.poll() is None for p in procs)
+        res = [p.communicate(timeout=FLOOD_SECONDS + 120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    expect(still, f'an ivnet-hostile ended before the checks during the flood: {res}')
+    frames = []
+    for p, (out, err) in zip(procs, res):
+        expect(p.returncode == 0 and 'Sanitizer' not in err,
+               f'ivnet-hostile --flood-invalid exited {p.returncode}:\n{out}{err[-3000:]}')
+        try:
+            frames.append(json.loads(out.strip().splitlines()[-1])['frames'])
+        except (ValueError, IndexError, KeyError):
+            raise Failure(f'ivnet-hostile printed no summary:\n{out}{err[-3000:]}')
+    expect(all(f > 0 for f in frames), f'an ivnet-hostile queued no frames: {frames}')
+    for nd in (a, b):
+        nd.g.assert_no_oops()
+    errors = counter(a, 'rx_errors') - before
+    expect(errors > 0, f'{a.name} counted no rx_errors under the flood')
+    ping_both(a, b, 1400)
+    ok(f'{a.name} ({params}) under two floods of {frames} invalid frames: answered in '
+       f'{alive_s:.1f} s, ping from {b.name} (rtt {during}), {errors} rx_errors; '
+       'no oops, lockup or stall')
+    unload(a)
+    unload(b)
+
+
+def test_flood(ctx):
+    """Two peers flood A with invalid frames and doorbells, napi=0 then napi=1."""
+    broker = ctx.broker('flood')
+    a, b = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('flood-a', 'flood-b'),
+                ctx.guests)
+    flood_round(ctx, broker, a, b, 'napi=0')
+    flood_round(ctx, broker, a, b, 'napi=1')
+
+
 TESTS = {
     'pair': test_pair,
     'three': test_three,
     'restart': test_restart,
     'hostile': test_hostile,
+    'flood': test_flood,
 }
 
 

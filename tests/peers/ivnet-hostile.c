@@ -31,6 +31,12 @@
  * deliver a frame. For a target that checks every frame it receives
  * (tests/peers/ep_tool), where any delivered frame would be a bug.
  *
+ * --flood-invalid: instead of the above, keep the ring towards the target
+ * full of invalid 1-slot frames (an unknown flag), refilled as fast as the
+ * target frees slots, and ring its rx doorbell whenever it armed: a
+ * receiver that does not count what it drops against its budget never
+ * leaves its receive loop (interrupt handler or poll).
+ *
  * At the end, one JSON line on stdout:
  *   {"self":H,"target":T,"seed":X,"seconds":S,"scribbles":N,"frames":M,...}
  * Exit status 0, 1 if it could not join or the target was not up, 2 for a
@@ -38,6 +44,7 @@
  *
  * usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] [--seed X]
  *                      [--wait S] [--target-ip IP] [--invalid-only]
+ *                      [--flood-invalid]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -51,6 +58,7 @@
 
 #include <ivnet/ivnet.h>
 
+#include "ep_internal.h" /* ep_ring(): a doorbell whether the target armed or not */
 #include "ivnet_region.h"
 #include "ivnet_ring.h"
 
@@ -101,6 +109,7 @@ struct hostile {
 	uint8_t tmac[6];  /* the target's MAC */
 	uint32_t tip;	  /* the target's IPv4 address (host order), 0: unknown */
 	int invalid_only; /* never write a descriptor that validates */
+	int flood;	  /* --flood-invalid */
 	uint64_t rng;
 	uint64_t count[K_COUNT];
 	uint64_t scribbles;	/* stores of garbage into shared memory */
@@ -274,6 +283,31 @@ static const uint8_t gso_types[] = {
 	IVNET_GSO_TCPV6 | IVNET_GSO_ECN,
 };
 
+/*
+ * GSO that passes validation (abi/ivnet_ring_pvt.h): checksum partial with
+ * the field where the transport has it, anywhere in the frame, any segment
+ * size from the smallest allowed (UDP: big enough for its segment limit).
+ */
+static void nonsense_gso(struct hostile *h, struct ivnet_meta *m, uint32_t len)
+{
+	uint8_t t = gso_types[1 + below(h, sizeof(gso_types) - 1)];
+	uint32_t base = t & ~IVNET_GSO_ECN,
+		 off = base == IVNET_GSO_TCPV4 || base == IVNET_GSO_TCPV6 ? 16 : 6;
+	uint32_t room = len - off - 2; /* the last csum_start that fits */
+
+	if (len < off + 2)
+		return;
+	m->gso_type = t;
+	m->gso_size = (uint16_t)(IVNET_GSO_MIN_SIZE +
+				 below(h, below(h, 2) ? 64 : 0xffff - IVNET_GSO_MIN_SIZE));
+	if (base == IVNET_GSO_UDP_L4 && m->gso_size < len / 128 + 1)
+		m->gso_size = (uint16_t)(len / 128 + 1);
+	m->hdr_len = (uint16_t)below(h, (len < 0xffff ? len : 0xffff) + 1);
+	m->flags = IVNET_DESC_F_CSUM_PARTIAL;
+	m->csum_start = (uint16_t)below(h, (room < 0xffff ? room : 0xfffe) + 1);
+	m->csum_offset = (uint16_t)off;
+}
+
 /* Offload fields that pass validation for a frame of len bytes, but mean
  * nothing (or lie) about what the frame holds. */
 static void nonsense_meta(struct hostile *h, struct ivnet_meta *m, uint32_t len)
@@ -291,14 +325,7 @@ static void nonsense_meta(struct hostile *h, struct ivnet_meta *m, uint32_t len)
 		m->flags = IVNET_DESC_F_CSUM_VALID;
 		break;
 	default: /* GSO of any kind, any segment size, on any bytes */
-		m->gso_type = gso_types[1 + below(h, sizeof(gso_types) - 1)];
-		m->gso_size = (uint16_t)(1 + below(h, below(h, 2) ? 64 : 0xffff));
-		m->hdr_len = (uint16_t)below(h, (len < 0xffff ? len : 0xffff) + 1);
-		if (below(h, 2)) {
-			m->flags = IVNET_DESC_F_CSUM_PARTIAL;
-			m->csum_start = (uint16_t)below(h, len - 1 < 0xffff ? len - 1 : 0xffff);
-			m->csum_offset = (uint16_t)below(h, len - 1 - m->csum_start);
-		}
+		nonsense_gso(h, m, len);
 		break;
 	}
 }
@@ -797,16 +824,79 @@ static int drain(struct hostile *h)
 	return got < 0 ? got : ivnet_ep_update(h->ep);
 }
 
+/*
+ * --flood-invalid publishes every FLOOD_BATCH frames, so that whenever the
+ * target looks again after freeing slots there is something new: a receive
+ * loop that only stops on an empty ring does not stop.
+ */
+#define FLOOD_BATCH 4
+/* Drain what the target sends us every this many refills. */
+#define FLOOD_DRAIN_EVERY 64
+
+/* One refill of the ring: as many invalid frames as fit; how many. */
+static unsigned int flood_refill(struct hostile *h, struct ivnet_ring *r)
+{
+	const struct ivnet_meta poison = {.flags = POISON_FLAG};
+	unsigned int n = 0;
+	void *p;
+
+	while ((p = ivnet_tx_reserve(r, IVNET_FRAME_MIN, &poison))) {
+		zone_check(h, p, IVNET_FRAME_MIN);
+		memset(p, 0, IVNET_FRAME_MIN);
+		if (++n % FLOOD_BATCH == 0)
+			ivnet_tx_publish(r);
+	}
+	ivnet_tx_publish(r);
+	return n;
+}
+
+/*
+ * --flood-invalid rings the target's doorbell when it armed (it waits), and
+ * at least this often while it does not: a doorbell per small refill would
+ * make the system call the flood's bottleneck.
+ */
+#define FLOOD_RING_S 0.001
+
+/* --flood-invalid for `seconds`. Returns -EPIPE once the broker has gone. */
+static int flood_invalid(struct hostile *h, double seconds)
+{
+	double start = now(), rung = 0, t;
+	struct ivnet_ring r;
+	uint64_t rounds = 0;
+
+	/* our own view of the ring: libivnet's is not used meanwhile */
+	if (ivnet_ring_attach_tx(&r, h->base, h->l, h->self, h->target))
+		return 0;
+	while (!stop && (t = now()) - start < seconds) {
+		unsigned int n = flood_refill(h, &r);
+
+		if (ivnet_tx_need_notify(&r) || (n && t - rung > FLOOD_RING_S)) {
+			ep_ring(h->ep, h->target, IVNET_VEC_RX);
+			rung = t;
+		}
+		if (n) {
+			h->frames += n;
+			h->frames_direct += n;
+			h->scribbles++;
+		}
+		if (++rounds % FLOOD_DRAIN_EVERY == 0 && drain(h))
+			return -EPIPE;
+	}
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] "
-			"[--seed X] [--wait S] [--target-ip IP] [--invalid-only]\n"
-			"  --seconds S     how long to attack (default 10)\n"
-			"  --rate N        attacks per second (default 2000)\n"
-			"  --seed X        random seed (default: from the time and pid)\n"
-			"  --wait S        wait up to S s for the target to be up (default 30)\n"
-			"  --target-ip IP  the target's IPv4 address: nonsense goes there too\n"
-			"  --invalid-only  write no descriptor that passes validation\n");
+	fprintf(stderr,
+		"usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] "
+		"[--seed X] [--wait S] [--target-ip IP] [--invalid-only] [--flood-invalid]\n"
+		"  --seconds S     how long to attack (default 10)\n"
+		"  --rate N        attacks per second (default 2000)\n"
+		"  --seed X        random seed (default: from the time and pid)\n"
+		"  --wait S        wait up to S s for the target to be up (default 30)\n"
+		"  --target-ip IP  the target's IPv4 address: nonsense goes there too\n"
+		"  --invalid-only  write no descriptor that passes validation\n"
+		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n");
 	exit(2);
 }
 
@@ -827,6 +917,7 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'x'},
 		{"wait", required_argument, NULL, 'w'},
 		{"invalid-only", no_argument, NULL, 'i'},
+		{"flood-invalid", no_argument, NULL, 'f'},
 		{"target-ip", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -864,6 +955,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			h.invalid_only = 1;
+			break;
+		case 'f':
+			h.flood = 1;
 			break;
 		case 'a': {
 			struct in_addr a;
@@ -912,10 +1006,11 @@ int main(int argc, char **argv)
 			memcpy(h.tmac, peers[i].mac, 6);
 	fprintf(stderr,
 		"ivnet-hostile: peer %u attacking peer %u (%02x:%02x:%02x:%02x:%02x:%02x) "
-		"for %g s at %llu/s, seed %llu%s\n",
+		"for %g s at %llu/s, seed %llu%s%s\n",
 		h.self, h.target, h.tmac[0], h.tmac[1], h.tmac[2], h.tmac[3], h.tmac[4], h.tmac[5],
 		seconds, (unsigned long long)rate, (unsigned long long)seed,
-		h.invalid_only ? ", invalid descriptors only" : "");
+		h.invalid_only ? ", invalid descriptors only" : "",
+		h.flood ? ", flooding with invalid frames" : "");
 	if (h.invalid_only) {
 		/* what an earlier holder of our id left there might be valid */
 		uint32_t pos;
@@ -928,7 +1023,11 @@ int main(int argc, char **argv)
 
 	start = now();
 	t_next = start;
-	while (!stop && (elapsed = now() - start) < seconds) {
+	if (h.flood && flood_invalid(&h, seconds)) {
+		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
+		gone = 1;
+	}
+	while (!h.flood && !gone && !stop && (elapsed = now() - start) < seconds) {
 		/* 1 ms worth of attacks, then catch up or sleep */
 		uint64_t n = rate / 1000 ? rate / 1000 : 1;
 
@@ -962,9 +1061,10 @@ int main(int argc, char **argv)
 	printf("\"doorbells\":%llu,\"tx_full\":%llu,\"tx_unknown\":%llu,\"rx_drained\":%llu,",
 	       (unsigned long long)st.doorbells, (unsigned long long)st.tx_full,
 	       (unsigned long long)st.tx_unknown, (unsigned long long)h.rx_drained);
-	printf("\"rx_errors\":%llu,\"tx_errors\":%llu,\"invalid_only\":%s,\"attacks\":{",
+	printf("\"rx_errors\":%llu,\"tx_errors\":%llu,\"invalid_only\":%s,\"flood\":%s,"
+	       "\"attacks\":{",
 	       (unsigned long long)st.rx_errors, (unsigned long long)st.tx_errors,
-	       h.invalid_only ? "true" : "false");
+	       h.invalid_only ? "true" : "false", h.flood ? "true" : "false");
 	for (i = 0; i < K_COUNT; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", kind_name[i], (unsigned long long)h.count[i]);
 	printf("}}\n");

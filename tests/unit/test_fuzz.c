@@ -39,6 +39,10 @@ static void random_meta(struct fuzz *z, struct ivnet_meta *m, uint32_t len)
 		m->csum_offset = 6;
 	}
 	if (len > 1000 && (t_rand(&z->seed) & 1)) {
+		/* TSO as Linux sends it: checksum partial in the TCP header */
+		m->flags = IVNET_DESC_F_CSUM_PARTIAL;
+		m->csum_start = 34;
+		m->csum_offset = 16;
 		m->gso_type = IVNET_GSO_TCPV4;
 		m->gso_size = 1448;
 		m->hdr_len = 54;

@@ -2,8 +2,9 @@
 /*
  * Ring semantics, single-threaded: empty and full rings, wrap-around with
  * every frame checked, bursts of 1..N, largest frames with their offload
- * metadata, copy-free receive, attach/resync rules and notification
- * suppression.
+ * metadata and the rules for it, copy-free receive, attach/resync rules,
+ * notification suppression, and receive work bounded under a flood of
+ * invalid frames.
  */
 #include "testlib.h"
 
@@ -235,14 +236,17 @@ static void test_bursts(void)
 		/* nothing more */
 		CHECK_EQ(ivnet_rx_burst(&p.rx, b, n), 0);
 	}
-	/* a receive buffer too small for the frame: dropped and counted */
+	/* a receive buffer too small for the frame: dropped and counted, the
+	 * next frame takes its buffer (the dropped one still costs one of the
+	 * burst's n descriptors, see ivnet_rx_peek_budget()) */
 	t_fill(in[0], LEN, 1);
 	f[0] = (struct ivnet_frame){.data = in[0], .len = LEN};
 	t_fill(in[1], 100, 2);
 	f[1] = (struct ivnet_frame){.data = in[1], .len = 100};
 	CHECK_EQ(ivnet_tx_burst(&p.tx, f, 2), 2);
 	b[0] = (struct ivnet_rx_buf){.data = out[0], .cap = LEN - 1};
-	CHECK_EQ(ivnet_rx_burst(&p.rx, b, 1), 1);
+	b[1] = (struct ivnet_rx_buf){.data = out[1], .cap = LEN};
+	CHECK_EQ(ivnet_rx_burst(&p.rx, b, 2), 1);
 	CHECK_EQ(b[0].len, 100);
 	CHECK_EQ(p.rx.stats.too_big, 1);
 	pair_close(&p);
@@ -311,6 +315,193 @@ static void test_bad_meta(void)
 		CHECK_EQ(p.rx.stats.bad_desc, i + 1);
 	}
 	ivnet_rx_release(&p.rx);
+	pair_close(&p);
+}
+
+/*
+ * A producer that keeps the ring full of invalid 1-slot frames (refilled as
+ * soon as the consumer frees slots): a bounded receive call looks at no more
+ * descriptors than its budget, valid or not, and delivers nothing.
+ */
+static void test_invalid_flood(void)
+{
+	enum { N = 8, ROUNDS = 200 };
+	static uint8_t out[N][IVNET_FRAME_MIN + 64];
+	const struct ivnet_meta poison = {.flags = 1u << 9};
+	struct ivnet_rx_buf b[N];
+	struct pair p;
+	uint32_t i, round;
+
+	pair_open(&p, 128);
+	for (i = 0; i < N; i++)
+		b[i] = (struct ivnet_rx_buf){.data = out[i], .cap = sizeof(out[i])};
+	for (round = 0; round < ROUNDS; round++) {
+		uint64_t before = p.rx.stats.bad_desc;
+		uint8_t *d;
+
+		while ((d = ivnet_tx_reserve(&p.tx, IVNET_FRAME_MIN + 32, &poison)))
+			memset(d, 0xee, IVNET_FRAME_MIN + 32);
+		ivnet_tx_publish(&p.tx);
+		CHECK_EQ(ivnet_rx_burst(&p.rx, b, N), 0);
+		CHECK(p.rx.stats.bad_desc - before >= 1);
+		if (p.rx.stats.bad_desc - before > N) {
+			fprintf(stderr,
+				"round %u: a burst of %u looked at %" PRIu64
+				" invalid descriptors\n",
+				round, N, p.rx.stats.bad_desc - before);
+			exit(1);
+		}
+	}
+	pair_close(&p);
+}
+
+/*
+ * ivnet_rx_peek_budget() charges every descriptor it looks at: invalid
+ * ones, a PAD, and the frame it returns; an empty ring costs nothing.
+ */
+static void test_peek_budget(void)
+{
+	enum { INVALID = 40, BUDGET = 16 };
+	const struct ivnet_meta poison = {.flags = 1u << 9};
+	struct ivnet_rx_frame f;
+	struct pair p;
+	uint32_t budget = BUDGET, i, calls = 0;
+
+	pair_open(&p, 128);
+	CHECK(!ivnet_rx_peek_budget(&p.rx, &f, &budget));
+	CHECK_EQ(budget, BUDGET);
+	for (i = 0; i < INVALID; i++)
+		CHECK(ivnet_tx_reserve(&p.tx, IVNET_FRAME_MIN, &poison));
+	CHECK(send_seq(&p.tx, 100, 7));
+	ivnet_tx_publish(&p.tx);
+	/* 40 invalid, then the frame: two spent budgets, then 8 + 1 of 16 */
+	for (;;) {
+		budget = BUDGET;
+		calls++;
+		if (ivnet_rx_peek_budget(&p.rx, &f, &budget))
+			break;
+		CHECK_EQ(budget, 0);
+		CHECK(calls < 3);
+	}
+	CHECK_EQ(calls, 3);
+	CHECK_EQ(budget, BUDGET - (INVALID - 2 * BUDGET) - 1);
+	CHECK_EQ(f.len, 100);
+	CHECK_EQ(t_verify(f.data, f.len, 7), -1);
+	ivnet_rx_consume(&p.rx);
+	ivnet_rx_release(&p.rx);
+	CHECK_EQ(p.rx.stats.bad_desc, INVALID);
+	/* a frame that does not fit before the end goes after a PAD: two */
+	while (p.tx.head % p.l.slot_count != p.l.slot_count - 1)
+		CHECK(send_seq(&p.tx, IVNET_FRAME_MIN, 0));
+	ivnet_tx_publish(&p.tx);
+	while (ivnet_rx_peek(&p.rx, &f))
+		ivnet_rx_consume(&p.rx);
+	ivnet_rx_release(&p.rx);
+	CHECK(send_seq(&p.tx, p.l.slot_size + 1, 8));
+	ivnet_tx_publish(&p.tx);
+	budget = 1;
+	CHECK(!ivnet_rx_peek_budget(&p.rx, &f, &budget)); /* the PAD */
+	CHECK_EQ(budget, 0);
+	budget = BUDGET;
+	CHECK(ivnet_rx_peek_budget(&p.rx, &f, &budget));
+	CHECK_EQ(budget, BUDGET - 1);
+	CHECK_EQ(f.len, p.l.slot_size + 1);
+	ivnet_rx_consume(&p.rx);
+	ivnet_rx_release(&p.rx);
+	pair_close(&p);
+}
+
+/* One table row: a frame of len bytes with meta m, valid or not. */
+struct meta_case {
+	uint32_t len;
+	struct ivnet_meta m;
+	int valid;
+	const char *what;
+};
+
+#define TCP_CSUM .flags = IVNET_DESC_F_CSUM_PARTIAL, .csum_start = 34, .csum_offset = 16
+#define UDP_CSUM .flags = IVNET_DESC_F_CSUM_PARTIAL, .csum_start = 34, .csum_offset = 6
+
+static const struct meta_case meta_cases[] = {
+	/* what ivnet's transmit produces (virtio_net_hdr_from_skb) */
+	{1514, {0}, 1, "no offloads"},
+	{1514, {TCP_CSUM}, 1, "checksum partial"},
+	{1514, {.flags = IVNET_DESC_F_CSUM_VALID}, 1, "checksum valid"},
+	{65000, {TCP_CSUM, .gso_type = IVNET_GSO_TCPV4, .gso_size = 1448}, 1, "TSO"},
+	{65000,
+	 {TCP_CSUM, .gso_type = IVNET_GSO_TCPV6 | IVNET_GSO_ECN, .gso_size = 1428},
+	 1,
+	 "TSO6 with ECN"},
+	{65000,
+	 {TCP_CSUM, .gso_type = IVNET_GSO_TCPV4, .gso_size = IVNET_GSO_MIN_SIZE},
+	 1,
+	 "TSO at the smallest segment size"},
+	{60000, {UDP_CSUM, .gso_type = IVNET_GSO_UDP_L4, .gso_size = 1400}, 1, "UDP GSO"},
+	/* what it does not, and virtio_net refuses or should */
+	{1514,
+	 {.flags = IVNET_DESC_F_CSUM_PARTIAL | IVNET_DESC_F_CSUM_VALID,
+	  .csum_start = 34,
+	  .csum_offset = 16},
+	 0,
+	 "checksum partial and valid"},
+	{65000, {.gso_type = IVNET_GSO_TCPV4, .gso_size = 1448}, 0, "GSO without checksum partial"},
+	{65000,
+	 {.flags = IVNET_DESC_F_CSUM_VALID, .gso_type = IVNET_GSO_TCPV4, .gso_size = 1448},
+	 0,
+	 "GSO with checksum valid"},
+	{65000, {TCP_CSUM, .gso_type = IVNET_GSO_TCPV4, .gso_size = 1}, 0, "gso_size 1"},
+	{65000,
+	 {TCP_CSUM, .gso_type = IVNET_GSO_TCPV6, .gso_size = IVNET_GSO_MIN_SIZE - 1},
+	 0,
+	 "gso_size below the minimum"},
+	{65000,
+	 {UDP_CSUM, .gso_type = IVNET_GSO_UDP_L4 | IVNET_GSO_ECN, .gso_size = 1400},
+	 0,
+	 "ECN on UDP"},
+	{65000,
+	 {UDP_CSUM, .gso_type = IVNET_GSO_TCPV4, .gso_size = 1448},
+	 0,
+	 "TSO with a checksum offset not TCP's"},
+	{60000,
+	 {TCP_CSUM, .gso_type = IVNET_GSO_UDP_L4, .gso_size = 1400},
+	 0,
+	 "UDP GSO with a checksum offset not UDP's"},
+	{60000,
+	 {UDP_CSUM, .gso_type = IVNET_GSO_UDP_L4, .gso_size = 100},
+	 0,
+	 "UDP GSO of more segments than Linux sends"},
+	{1514, {TCP_CSUM, .gso_type = 2, .gso_size = 1448}, 0, "an unknown GSO type"},
+};
+
+/* Each metadata rule, on the ring's check and through a ring. */
+static void test_meta_rules(void)
+{
+	struct pair p;
+	size_t i;
+	int wrong = 0;
+
+	pair_open(&p, 0);
+	for (i = 0; i < sizeof(meta_cases) / sizeof(meta_cases[0]); i++) {
+		const struct meta_case *c = &meta_cases[i];
+		struct ivnet_rx_frame f;
+		uint8_t *d = ivnet_tx_reserve(&p.tx, c->len, &c->m);
+		int got;
+
+		CHECK(d);
+		t_fill(d, c->len, i);
+		ivnet_tx_publish(&p.tx);
+		got = ivnet_rx_peek(&p.rx, &f);
+		if (got)
+			ivnet_rx_consume(&p.rx);
+		ivnet_rx_release(&p.rx);
+		if (got != c->valid) {
+			fprintf(stderr, "meta rule: %s (len %u): %s, expected %s\n", c->what,
+				c->len, got ? "accepted" : "refused",
+				c->valid ? "accepted" : "refused");
+			wrong++;
+		}
+	}
+	CHECK_EQ(wrong, 0);
 	pair_close(&p);
 }
 
@@ -673,6 +864,9 @@ int main(void)
 	test_bursts();
 	test_gso_frame();
 	test_bad_meta();
+	test_meta_rules();
+	test_invalid_flood();
+	test_peek_budget();
 	test_zero_copy();
 	test_notify_suppression();
 	test_attach();
