@@ -104,12 +104,15 @@ static int arm_all(struct ivnet_ep *ep)
 	uint32_t id;
 	int empty = 1;
 
-	for_each_joined(ep, id, m) if (rx_ready(ep, id)) ivnet_rx_set_armed(&ep->peer[id].rx, 1);
+	for_each_joined(ep, id, m)
+		if (rx_ready(ep, id))
+			ivnet_rx_set_armed(&ep->peer[id].rx, 1);
 	/* Full barrier: the armed flags before the head loads; pairs with
 	 * the producers' barrier in ivnet_tx_need_notify(). */
 	ivnet_mb();
-	for_each_joined(ep, id, m) if (rx_ready(ep, id) && ivnet_rx_avail(&ep->peer[id].rx)) empty =
-		0;
+	for_each_joined(ep, id, m)
+		if (rx_ready(ep, id) && ivnet_rx_avail(&ep->peer[id].rx))
+			empty = 0;
 	return empty;
 }
 
@@ -118,7 +121,8 @@ static void disarm_all(struct ivnet_ep *ep)
 	uint64_t m;
 	uint32_t id;
 
-	for_each_joined(ep, id, m) ivnet_rx_set_armed(&ep->peer[id].rx, 0);
+	for_each_joined(ep, id, m)
+		ivnet_rx_set_armed(&ep->peer[id].rx, 0);
 }
 
 static void sleep_on_doorbells(struct ivnet_ep *ep, int timeout_ms)
@@ -153,7 +157,9 @@ static void spin_for_work(const struct ivnet_ep *ep, unsigned int rounds)
 	uint32_t id;
 
 	while (rounds--) {
-		for_each_joined(ep, id, m) if (ivnet_rx_pending(&ep->peer[id].rx)) return;
+		for_each_joined(ep, id, m)
+			if (ivnet_rx_pending(&ep->peer[id].rx))
+				return;
 		if (ivnet_load_relaxed(&h->table_gen) != ep->seen_gen)
 			return;
 	}
