@@ -29,9 +29,14 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             refill, with A at napi=0 and then napi=1: A still answers on its
             console, B's pings to A get through, A counts the frames it drops,
             no oops, lockup or RCU stall in either guest
+  mtu       tests/peers/icmp_probe pings A's ivnet0 with whole IPv4 echo
+            requests: 1500 bytes are answered at MTU 1500; 3000 bytes are
+            dropped and counted (rx_errors), never answered; at MTU 4000 they
+            are answered
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
-                         [--only TEST,...] IVNETD IVNETCTL IVNET_HOSTILE
+                         [--only TEST,...] --icmp-probe ICMP_PROBE
+                         IVNETD IVNETCTL IVNET_HOSTILE
 
 --initrd: an image from mkinitramfs.sh with /ivnet.ko, -b iperf3 and
 -b ethtool (meson builds it); --ko builds one. Exits 0 on success, 1 on a
@@ -820,12 +825,55 @@ def test_flood(ctx):
     flood_round(ctx, broker, a, b, 'napi=1')
 
 
+def probe(ctx, broker, a, size, count=3):
+    """icmp_probe joins the segment and sends `count` IPv4 echo requests of
+    `size` bytes (whole, in one frame each, no offload metadata) to A's
+    ivnet0; returns its summary ({"id", "sent", "replies"})."""
+    argv = [ctx.icmp_probe, broker.sock, '--peer', str(a.id), '--to', a.ip,
+            '--from', f'{SUBNET}.200', '--size', str(size), '--count', str(count)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    expect(r.returncode == 0 and 'Sanitizer' not in r.stderr,
+           f'icmp_probe exited {r.returncode}:\n{r.stdout}{r.stderr[-3000:]}')
+    try:
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failure(f'icmp_probe printed no summary:\n{r.stdout}{r.stderr[-3000:]}')
+
+
+def test_mtu(ctx):
+    """Frames above the receiver's MTU are dropped and counted, not delivered."""
+    broker = ctx.broker('mtu')
+    (a,) = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('mtu-a',), ctx.guests)
+    load(a)
+    link_up(a)
+    fits = probe(ctx, broker, a, 1500)
+    expect(fits['replies'] == fits['sent'],
+           f'{a.name} answered {fits["replies"]} of {fits["sent"]} pings of 1500 bytes (its MTU)')
+    ok(f'{a.name} answers whole 1500-byte IPv4 pings from a libivnet peer: {fits}')
+    before = counter(a, 'rx_errors')
+    big = probe(ctx, broker, a, 3000)
+    after = counter(a, 'rx_errors')
+    expect(big['replies'] == 0,
+           f'{a.name} answered {big["replies"]} pings of 3000 bytes at MTU 1500: a frame '
+           'above the MTU reached its stack')
+    expect(after - before >= big['sent'],
+           f'{a.name} counted {after - before} rx_errors for {big["sent"]} frames above its MTU')
+    ok(f'3000-byte frames at MTU 1500: none delivered, {after - before} rx_errors counted')
+    a.run('ip link set ivnet0 mtu 4000')
+    big = probe(ctx, broker, a, 3000)
+    expect(big['replies'] == big['sent'],
+           f'{a.name} at MTU 4000 answered {big["replies"]} of {big["sent"]} 3000-byte pings')
+    ok('with ivnet0 at MTU 4000 the same pings are answered')
+    a.g.assert_no_oops()
+
+
 TESTS = {
     'pair': test_pair,
     'three': test_three,
     'restart': test_restart,
     'hostile': test_hostile,
     'flood': test_flood,
+    'mtu': test_mtu,
 }
 
 
@@ -834,6 +882,7 @@ class Context:
         self.ivnetd = args.ivnetd
         self.ivnetctl = args.ivnetctl
         self.hostile = args.ivnet_hostile
+        self.icmp_probe = args.icmp_probe
         self.kernel = kernel
         self.initrd = initrd
         self.work = work
@@ -873,6 +922,7 @@ def main():
     ap.add_argument('ivnetd')
     ap.add_argument('ivnetctl')
     ap.add_argument('ivnet_hostile')
+    ap.add_argument('--icmp-probe', required=True, help='tests/peers/icmp_probe')
     args = ap.parse_args()
     names = args.only.split(',') if args.only else list(TESTS)
     unknown = [n for n in names if n not in TESTS]
