@@ -214,24 +214,15 @@ def test_unsealed_survives(backing, name):
 
 
 def test_hugepages_sealed():
-    nr = "/proc/sys/vm/nr_hugepages"
-    with open(nr) as f:
-        before = int(f.read())
-    with open(nr, "w") as f:
-        f.write(str(before + 16))
-    try:
-        with open(nr) as f:
-            if int(f.read()) < before + 8:
-                ivtest.note("skip: cannot reserve hugepages here (--hugepages not checked)")
-                return False
+    with ivtest.hugepages() as reserved:
+        if not reserved:
+            ivtest.note("skip: cannot reserve hugepages here (--hugepages not checked)")
+            return False
         b = Broker("huge", "--hugepages")
         try:
             expect_sealed(b)
         finally:
             b.stop()
-    finally:
-        with open(nr, "w") as f:
-            f.write(str(before))
     return True
 
 
