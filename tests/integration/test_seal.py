@@ -13,10 +13,11 @@ range faults (the broker's, the other QEMUs'). So:
 3. with -M --unsealed, a raw client truncates the region: the broker logs
    the tamper, restores the size, answers stats and peer list, and two
    fresh endpoints join and exchange verified frames;
-4. the --hugepages memfd is sealed too (when hugepages can be reserved).
+4. the --hugepages memfd is sealed too, and -m on a hugetlbfs mount with
+   --unsealed is restored like 3 (when hugepages can be reserved).
 
 usage: test_seal.py IVNETD IVNETCTL EP_TOOL [PART...]
-(parts: refusals memfd shm dir hugepages; default all)
+(parts: refusals memfd shm dir hugepages hugetlbfs; default all)
 """
 import array
 import errno
@@ -38,7 +39,7 @@ import ivtest  # noqa: E402
 from ivtest import expect, fail, ok, wait_for  # noqa: E402
 
 IVNETD, IVNETCTL, EP_TOOL = sys.argv[1:4]
-PARTS = sys.argv[4:] or ["refusals", "memfd", "shm", "dir", "hugepages"]
+PARTS = sys.argv[4:] or ["refusals", "memfd", "shm", "dir", "hugepages", "hugetlbfs"]
 TMP = tempfile.mkdtemp(prefix="ivnet-seal-")
 SHM = f"/ivnet-seal-{os.getpid()}"
 F_GET_SEALS = getattr(fcntl, "F_GET_SEALS", 1034)
@@ -179,13 +180,14 @@ def tampered(b, n):
     return b.log_text().count("tamper segment=") >= n
 
 
-def test_unsealed_survives(backing, name):
-    """-M or -m with --unsealed: a peer truncates, the broker restores."""
+def test_unsealed_survives(backing, name, cut=4096):
+    """-M or -m with --unsealed: a peer truncates to cut bytes (hugetlbfs
+    takes whole huge pages only), then to 0; the broker restores."""
     b = Broker(name, *backing, "--unsealed")
     try:
         a, c = RawClient(b), RawClient(b)
         size = os.fstat(a.shm).st_size
-        expect(a.truncate(4096) is None, "ftruncate refused on an unsealed region")
+        expect(a.truncate(cut) is None, "ftruncate refused on an unsealed region")
         # stats reads the ring between the two joined peers, peer list their table lines
         for req in (("stats",), ("peer", "list")):
             out = b.ctl(*req)
@@ -226,6 +228,25 @@ def test_hugepages_sealed():
     return True
 
 
+def test_hugetlbfs():
+    """-m on a hugetlbfs mount of our own, the backing -m is meant for."""
+    with ivtest.hugepages() as reserved:
+        if not reserved:
+            ivtest.note("skip: cannot reserve hugepages here (-m on hugetlbfs not checked)")
+            return False
+        mnt = tempfile.mkdtemp(prefix="hugetlbfs-", dir=TMP)
+        out = subprocess.run(["mount", "-t", "hugetlbfs", "none", mnt], capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            ivtest.note(f"skip: cannot mount hugetlbfs ({out.stderr.strip()})")
+            return False
+        try:
+            test_unsealed_survives(("-m", mnt), "hfs", cut=2 << 20)
+        finally:
+            subprocess.run(["umount", mnt], check=True)
+    return True
+
+
 def main():
     parts = {
         "refusals": (test_refusals, "-M and -m refused without --unsealed, with the reason"),
@@ -235,6 +256,7 @@ def main():
         "dir": (lambda: test_unsealed_survives(("-m", TMP), "dir"),
                 "-m --unsealed: the same on a file"),
         "hugepages": (test_hugepages_sealed, "--hugepages memfd sealed"),
+        "hugetlbfs": (test_hugetlbfs, "-m on hugetlbfs --unsealed: truncation restored too"),
     }
     try:
         for name in PARTS:
