@@ -184,8 +184,10 @@ def test_unsealed_survives(backing, name, cut=4096):
     """-M or -m with --unsealed: a peer truncates to cut bytes (hugetlbfs
     takes whole huge pages only), then to 0; the broker restores."""
     b = Broker(name, *backing, "--unsealed")
+    raw = []
     try:
         a, c = RawClient(b), RawClient(b)
+        raw = [a, c]
         size = os.fstat(a.shm).st_size
         expect(a.truncate(cut) is None, "ftruncate refused on an unsealed region")
         # stats reads the ring between the two joined peers, peer list their table lines
@@ -212,6 +214,8 @@ def test_unsealed_survives(backing, name, cut=4096):
         c.close()
         wait_for("no peers", lambda: b.peers() == [])
     finally:
+        for r in raw:
+            r.close()  # the fds keep a hugetlbfs mount busy
         b.stop()
 
 
@@ -243,7 +247,9 @@ def test_hugetlbfs():
         try:
             test_unsealed_survives(("-m", mnt), "hfs", cut=2 << 20)
         finally:
-            subprocess.run(["umount", mnt], check=True)
+            ivtest.kill_spawned()  # after a failure: nothing may hold the mount
+            if subprocess.run(["umount", mnt]).returncode != 0:
+                subprocess.run(["umount", "-l", mnt])
     return True
 
 
@@ -264,6 +270,9 @@ def main():
             if fn() is not False:
                 ok(what)
     finally:
+        ivtest.kill_spawned()  # a refused -M that was not refused made the object
+        if os.path.exists(f"/dev/shm{SHM}"):
+            os.unlink(f"/dev/shm{SHM}")
         shutil.rmtree(TMP, ignore_errors=True)
 
 if __name__ == "__main__":
