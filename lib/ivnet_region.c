@@ -200,6 +200,30 @@ void ivnet_region_close(struct ivnet_region *r)
 	r->fd = -1;
 }
 
+int ivnet_region_regrow(struct ivnet_region *r, uint64_t *was, char err[IVNET_ERRLEN])
+{
+	struct stat st;
+
+	if (fstat(r->fd, &st) < 0)
+		return ivnet_fail(err, errno, "fstat region fd: %s", strerror(errno));
+	*was = (uint64_t)st.st_size;
+	if (*was >= r->size)
+		return 0;
+	if (ftruncate(r->fd, (off_t)r->size) < 0)
+		return ivnet_fail(err, errno, "size back to %" PRIu64 " bytes: %s", r->size,
+				  strerror(errno));
+	return 1;
+}
+
+int ivnet_region_remap(struct ivnet_region *r, char err[IVNET_ERRLEN])
+{
+	void *p = mmap(r->base, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, r->fd, 0);
+
+	if (p == MAP_FAILED)
+		return ivnet_fail(err, errno, "map the region again: %s", strerror(errno));
+	return 0;
+}
+
 static const char *peer_state_name(uint32_t s)
 {
 	switch (s) {

@@ -11,8 +11,10 @@
  *                        every peer holds the fd
  *   IVNET_BACKING_FILE   a file, e.g. in a hugetlbfs mount; path is the file
  *
- * With SHM and FILE backings, any process holding the fd could truncate it
- * and make the other mappings fault: only trusted host processes get it.
+ * SHM and FILE backings cannot be sealed: any process holding the fd can
+ * truncate it and make every mapping of the lost range fault (a QEMU whose
+ * BAR shrinks dies). ivnetd refuses them unless told every peer is trusted,
+ * and then puts a truncated region back (ivnet_region_regrow/remap).
  *
  * In-tree only (ivnetd, tools, tests link it statically); not part of the
  * installed library. Functions follow its error convention: 0 or a negative
@@ -62,6 +64,14 @@ int ivnet_region_open(enum ivnet_backing backing, const char *path, struct ivnet
 		      char err[IVNET_ERRLEN]);
 
 void ivnet_region_close(struct ivnet_region *r);
+
+/* If the backing shrank below r->size (a peer truncated it), grow it back:
+ * the lost pages come back as zeros. Returns 1 with the size it had in *was,
+ * 0 if it is whole, or a negative errno. */
+int ivnet_region_regrow(struct ivnet_region *r, uint64_t *was, char err[IVNET_ERRLEN]);
+
+/* Map the backing again at r->base, over whatever is mapped there now. */
+int ivnet_region_remap(struct ivnet_region *r, char err[IVNET_ERRLEN]);
 
 static inline struct ivnet_peer *ivnet_region_peer(const struct ivnet_region *r, uint32_t id)
 {

@@ -185,6 +185,9 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 
 		if (w->fd < 0)
 			continue; /* dropped earlier in this batch */
+		/* every kind of event may touch a region: joins, leaves,
+		 * control requests, placement */
+		ivnetd_guard_all(d);
 		switch (w->kind) {
 		case IVNETD_W_LISTEN:
 			ivnetd_segment_accept((struct ivnetd_segment *)w);

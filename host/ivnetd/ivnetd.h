@@ -10,6 +10,7 @@
 #ifndef IVNETD_H
 #define IVNETD_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -30,6 +31,7 @@ struct ivnetd_segment_config {
 	enum ivnet_backing backing;
 	char shm_path[256]; /* shm name (-M), or directory (-m) for a file */
 	int hugepages;	    /* memfd with MFD_HUGETLB */
+	int unsealed;	    /* shm or file backing allowed: every peer is trusted */
 	uint64_t size;	    /* bytes; rounded up to a power of two */
 	uint32_t vectors;
 	uint32_t max_peers;  /* 0: as many as fit, up to IVNETD_DEFAULT_PEERS */
@@ -94,6 +96,7 @@ struct ivnetd_peer {
 	gid_t gid;
 	int64_t joined_at;  /* CLOCK_REALTIME seconds */
 	const char *doomed; /* set: drop at the next reap, for this reason */
+	uint16_t flags;	    /* IVNET_PEER_F_*, as set through the control socket */
 	char label[64];	    /* set through the control socket (libvirt hook) */
 	char uuid[40];
 };
@@ -121,6 +124,9 @@ struct ivnetd_segment {
 	uint32_t npeers;
 	struct ivnetd_counters n;
 	struct ivnetd_placement *pl; /* placement.c */
+	/* guard.c: an access to the region faulted (it was truncated); the
+	 * range is mapped to anonymous pages until the next guard check */
+	volatile sig_atomic_t faulted;
 };
 
 struct ivnetd {
@@ -169,6 +175,17 @@ void ivnetd_segment_stop(struct ivnetd_segment *s);
 void ivnetd_segment_accept(struct ivnetd_segment *s);
 void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events);
 
+/*
+ * guard.c: a region whose backing could not be sealed (-M, -m with
+ * --unsealed) survives a peer's truncation. ivnetd_guard() checks the size
+ * before the broker touches the region and restores a shrunken one; a fault
+ * in between is caught (SIGBUS) and repaired at the next check.
+ */
+int ivnetd_guard_add(struct ivnetd_segment *s);
+void ivnetd_guard_remove(struct ivnetd_segment *s);
+void ivnetd_guard(struct ivnetd_segment *s);
+void ivnetd_guard_all(struct ivnetd *d);
+
 /* peer.c: the peer table in the region. */
 int ivnetd_peer_alloc_id(struct ivnetd_segment *s, uint32_t *id);
 uint32_t ivnetd_peer_alloc_ivpos(struct ivnetd_segment *s);
@@ -176,6 +193,7 @@ void ivnetd_peer_mac(const struct ivnetd_segment *s, uint32_t id, uint8_t mac[6]
 void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p);
 void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);
 void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except);
+void ivnetd_peer_rewrite_all(struct ivnetd_segment *s);
 void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags);
 int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid);
 

@@ -140,6 +140,13 @@ static int apply_backing(struct ivnetd_segment_config *s, const char *key, const
 		s->hugepages = key[0] == 'h';
 		return 0;
 	}
+	if (!strcmp(key, "unsealed")) {
+		/* "unsealed" alone, or unsealed=1 / unsealed=0 */
+		if (*v && strcmp(v, "0") && strcmp(v, "1"))
+			return -1;
+		s->unsealed = *v != '0';
+		return 0;
+	}
 	return -2;
 }
 
@@ -228,7 +235,7 @@ static int apply_key(struct ivnetd_segment_config *s, const char *key, const cha
 
 static int key_takes_value(const char *key)
 {
-	return strcmp(key, "memfd") && strcmp(key, "hugepages");
+	return strcmp(key, "memfd") && strcmp(key, "hugepages") && strcmp(key, "unsealed");
 }
 
 static int apply_token(struct ivnetd_segment_config *s, char *tok, char *err, size_t n)
@@ -304,6 +311,7 @@ static void usage(FILE *out, const char *prog)
 		"  -M NAME        back the region with this POSIX shared-memory object\n"
 		"                 (default: a sealed memfd, which no peer can truncate)\n"
 		"  -m DIR         create the memory as a file in DIR (e.g. a hugetlbfs mount)\n"
+		"                 -M and -m cannot be sealed: refused without --unsealed\n"
 		"  -l SIZE        region size, K/M/G suffixes; rounded up to a power of two\n"
 		"                 (default 64M)\n"
 		"  -n N           vectors per peer, >= %u (default %u): 0 control, 1 rx\n"
@@ -312,7 +320,10 @@ static void usage(FILE *out, const char *prog)
 		"  --name NAME          segment name (default ivnet)\n"
 		"  --max-peers N        peers, %u..%u (default: as many as fit, up to %u)\n"
 		"  --memfd              back the region with a sealed memfd (the default)\n"
-		"  --hugepages          back it with a hugetlb memfd\n"
+		"  --hugepages          back it with a hugetlb memfd (sealed too)\n"
+		"  --unsealed           allow -M or -m: every peer is trusted not to truncate\n"
+		"                       the region (the broker restores a truncated one, but\n"
+		"                       a QEMU whose region shrinks dies)\n"
 		"  --numa-node N        bind the region's pages to NUMA node N\n"
 		"  --mac-base MAC       peer MACs are MAC + id (default 02:<hash of name>:00:id)\n"
 		"  --allow-uid U[:U..]  only these uids (or --allow-gid gids) may join\n"
@@ -333,9 +344,9 @@ static void usage(FILE *out, const char *prog)
 		"                       " IVNETD_CGROUP_DEFAULT ")\n"
 		"daemon options:\n"
 		"  --segment KEY=VAL,.. another segment; keys: name socket shm dir memfd\n"
-		"                       hugepages size vectors peers numa mac-base allow-uid\n"
-		"                       allow-gid mode group slot-size ring-slots placement\n"
-		"                       cpus pin sched mlock qmp cgroup\n"
+		"                       hugepages unsealed size vectors peers numa mac-base\n"
+		"                       allow-uid allow-gid mode group slot-size ring-slots\n"
+		"                       placement cpus pin sched mlock qmp cgroup\n"
 		"  --control PATH       control socket (default: first socket + .ctl)\n"
 		"  --log FILE           log file, reopened on SIGHUP (default: stderr with -F,\n"
 		"                       else " DEFAULT_DAEMON_LOG ")\n",
@@ -348,6 +359,7 @@ enum {
 	OPT_MAX_PEERS,
 	OPT_MEMFD,
 	OPT_HUGEPAGES,
+	OPT_UNSEALED,
 	OPT_NUMA,
 	OPT_MAC_BASE,
 	OPT_ALLOW_UID,
@@ -374,6 +386,7 @@ static const struct option long_opts[] = {
 	{"max-peers", required_argument, NULL, OPT_MAX_PEERS},
 	{"memfd", no_argument, NULL, OPT_MEMFD},
 	{"hugepages", no_argument, NULL, OPT_HUGEPAGES},
+	{"unsealed", no_argument, NULL, OPT_UNSEALED},
 	{"numa-node", required_argument, NULL, OPT_NUMA},
 	{"mac-base", required_argument, NULL, OPT_MAC_BASE},
 	{"allow-uid", required_argument, NULL, OPT_ALLOW_UID},
@@ -417,6 +430,8 @@ static const char *segment_key(int c)
 		return "memfd";
 	case OPT_HUGEPAGES:
 		return "hugepages";
+	case OPT_UNSEALED:
+		return "unsealed";
 	case OPT_NUMA:
 		return "numa";
 	case OPT_MAC_BASE:
@@ -451,11 +466,32 @@ static const char *segment_key(int c)
 	return NULL;
 }
 
+/*
+ * Every peer is handed the region's fd. A memfd's size is sealed; a POSIX
+ * shm object's or a file's cannot be, and a peer that truncates one makes
+ * every other mapping fault: a QEMU whose BAR shrinks dies, whatever the
+ * broker does. Only an operator who trusts every peer may have one.
+ */
+static int check_sealable(const struct ivnetd_segment_config *s, const char *prog)
+{
+	if (s->backing == IVNET_BACKING_MEMFD || s->unsealed)
+		return 0;
+	fprintf(stderr,
+		"%s: segment %s: a %s region cannot be sealed (any peer could truncate it and "
+		"crash the others); use the default sealed memfd or --hugepages, or "
+		"--unsealed (segment key unsealed) if every peer is trusted\n",
+		prog, s->name,
+		s->backing == IVNET_BACKING_SHM ? "POSIX shm (-M, shm=)" : "file (-m, dir=)");
+	return -1;
+}
+
 static int check_config(struct ivnetd_config *cfg, const char *prog)
 {
 	int i, j;
 
 	for (i = 0; i < cfg->nseg; i++) {
+		if (check_sealable(&cfg->seg[i], prog))
+			return -1;
 		for (j = 0; j < i; j++) {
 			if (!strcmp(cfg->seg[i].name, cfg->seg[j].name) ||
 			    !strcmp(cfg->seg[i].socket_path, cfg->seg[j].socket_path)) {

@@ -78,22 +78,49 @@ static void table_changed(struct ivnetd_segment *s)
 	ivnet_store_release(&h->table_gen, ivnet_load_relaxed(&h->table_gen) + 1);
 }
 
-void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p)
+/* The broker's half of a joined peer's entry, from the broker's own state. */
+static void write_entry(struct ivnetd_segment *s, const struct ivnetd_peer *p)
 {
 	struct ivnet_peer *e = ivnet_region_peer(&s->region, p->id);
 
-	if (++s->epoch[p->id] == 0)
-		s->epoch[p->id] = 1;
 	/* The entry is written while state says ABSENT, then state goes
 	 * JOINED with release: a reader that loads state with acquire sees
 	 * the MAC and epoch that go with it. */
 	ivnet_store_relaxed(&e->admin.state, IVNET_PEER_ABSENT);
 	ivnetd_peer_mac(s, p->id, e->admin.mac);
-	e->admin.flags = 0;
+	ivnet_store_relaxed(&e->admin.flags, p->flags);
 	ivnet_store_relaxed(&e->admin.ivpos, p->ivpos);
 	ivnet_store_relaxed(&e->admin.epoch, s->epoch[p->id]);
 	ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
+}
+
+void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p)
+{
+	if (++s->epoch[p->id] == 0)
+		s->epoch[p->id] = 1;
+	p->flags = 0;
+	write_entry(s, p);
 	table_changed(s);
+}
+
+/*
+ * After the region lost pages (a truncated unsealed backing): every entry
+ * as the broker knows it, under the same epochs (a peer whose half survived
+ * stays up), and the peers told to look.
+ */
+void ivnetd_peer_rewrite_all(struct ivnetd_segment *s)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		if (s->peer[i])
+			write_entry(s, s->peer[i]);
+		else
+			ivnet_store_release(&ivnet_region_peer(&s->region, i)->admin.state,
+					    IVNET_PEER_ABSENT);
+	}
+	table_changed(s);
+	ivnetd_peer_signal_all(s, NULL);
 }
 
 void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id)
@@ -109,6 +136,8 @@ void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags
 {
 	struct ivnet_peer *e = ivnet_region_peer(&s->region, id);
 
+	if (s->peer[id])
+		s->peer[id]->flags = flags; /* for ivnetd_peer_rewrite_all() */
 	ivnet_store_relaxed(&e->admin.flags, flags);
 	table_changed(s);
 	ivnetd_peer_signal_all(s, NULL);

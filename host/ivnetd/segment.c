@@ -410,6 +410,9 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 		ivnetd_log(d, "error segment=%s region: %s", cfg->name, err);
 		goto err_placement;
 	}
+	ret = ivnetd_guard_add(s);
+	if (ret)
+		goto err_region;
 	ret = ivnetd_placement_lock(s->pl, s->region.base, s->region.size);
 	if (ret)
 		goto err_region;
@@ -428,6 +431,7 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 	return 0;
 
 err_region:
+	ivnetd_guard_remove(s);
 	ivnet_region_close(&s->region);
 err_placement:
 	ivnetd_placement_stop(&s->pl);
@@ -440,6 +444,7 @@ void ivnetd_segment_stop(struct ivnetd_segment *s)
 
 	if (s->w.fd < 0)
 		return;
+	ivnetd_guard(s); /* the leaves below write the table */
 	for (i = 0; i < IVNET_PEERS_MAX; i++)
 		if (s->peer[i])
 			peer_leave(s, s->peer[i], "shutdown");
@@ -449,5 +454,6 @@ void ivnetd_segment_stop(struct ivnetd_segment *s)
 	unlink(s->cfg.socket_path);
 	if (s->cfg.backing == IVNET_BACKING_SHM)
 		shm_unlink(s->cfg.shm_path);
+	ivnetd_guard_remove(s);
 	ivnet_region_close(&s->region);
 }

@@ -331,16 +331,10 @@ def test_reopen_log():
 
 def test_hugepages_numa_and_mode():
     """A hugetlb memfd region bound to NUMA node 0; socket permissions."""
-    nr = "/proc/sys/vm/nr_hugepages"
-    with open(nr) as f:
-        before = int(f.read())
-    with open(nr, "w") as f:
-        f.write(str(before + 16))
-    try:
-        with open(nr) as f:
-            if int(f.read()) < before + 8:
-                ivtest.note("skip: cannot reserve hugepages here")
-                return
+    with ivtest.hugepages() as reserved:
+        if not reserved:
+            ivtest.note("skip: cannot reserve hugepages here")
+            return
         b = Broker("huge", "--hugepages", "--numa-node", "0", "--socket-mode", "0660")
         mode = os.stat(b.sock).st_mode & 0o777
         if mode != 0o660:
@@ -354,9 +348,6 @@ def test_hugepages_numa_and_mode():
             fail(f"region not bound to node 0:\n{maps}")
         c.close()
         b.stop()
-    finally:
-        with open(nr, "w") as f:
-            f.write(str(before))
 
 
 def test_daemon_mode():

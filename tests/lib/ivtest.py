@@ -14,9 +14,11 @@ Anything else (a bug in a script) ends in Python's traceback, exit 1.
 - sanitizer_clean(): a process's output free of ASan/UBSan reports
 - cpulist(), allowed(), llc_of(), cpuset_reason(): CPUs and cgroups, as
   the kernel reports them (the placement tests)
+- hugepages(): huge pages reserved for a with block, the count put back
 - Broker: a real ivnetd on a socket in a work directory, asked through
   ivnetctl, stopped with SIGTERM and checked for a clean exit
 """
+import contextlib
 import json
 import os
 import signal
@@ -160,6 +162,22 @@ def read_text(path):
             return f.read()
     except OSError:
         return ""
+
+
+@contextlib.contextmanager
+def hugepages(n=16):
+    """Reserves n more huge pages for the with block; yields whether at
+    least half could be (a machine may have no memory for them), and puts
+    the count back after."""
+    nr = "/proc/sys/vm/nr_hugepages"
+    before = int(read_text(nr))
+    with open(nr, "w") as f:
+        f.write(str(before + n))
+    try:
+        yield int(read_text(nr)) >= before + n // 2
+    finally:
+        with open(nr, "w") as f:
+            f.write(str(before))
 
 
 # ------------------------------------------------------ CPUs and cgroups

@@ -23,12 +23,13 @@ static int parse(struct ivnetd_config *c, const char *const *argv)
 
 static void test_ivshmem_flags(void)
 {
-	static const char *const argv[] = {"ivnetd", "-F",     "-v",	     "-S", "/tmp/a.sock",
-					   "-M",     "/shm-a", "-l",	     "5M", "-n",
-					   "4",	     "-p",     "/tmp/a.pid", NULL};
+	static const char *const argv[] = {
+		"ivnetd", "-F", "-v", "-S", "/tmp/a.sock", "-M",	 "/shm-a", "-l",
+		"5M",	  "-n", "4",  "-p", "/tmp/a.pid",  "--unsealed", NULL};
 	struct ivnetd_config c;
 
 	CHECK_EQ(parse(&c, argv), 0);
+	CHECK(c.seg[0].unsealed);
 	CHECK(c.foreground && c.verbose);
 	CHECK(!strcmp(c.seg[0].socket_path, "/tmp/a.sock"));
 	CHECK_EQ(c.seg[0].backing, IVNET_BACKING_SHM);
@@ -66,7 +67,7 @@ static void test_long_options(void)
 		"--control",
 		"/tmp/ctl",
 		"--segment",
-		"name=b,socket=/tmp/b.sock,size=1G,peers=16,dir=/dev/hugepages",
+		"name=b,socket=/tmp/b.sock,size=1G,peers=16,dir=/dev/hugepages,unsealed",
 		NULL};
 	struct ivnetd_config c;
 
@@ -90,11 +91,12 @@ static void test_long_options(void)
 	CHECK_EQ(c.seg[1].max_peers, 16);
 	CHECK_EQ(c.seg[1].backing, IVNET_BACKING_FILE);
 	CHECK(!strcmp(c.seg[1].shm_path, "/dev/hugepages"));
+	CHECK(!c.seg[0].unsealed && c.seg[1].unsealed);
 }
 
 static void test_refusals(void)
 {
-	static const char *const bad[][6] = {
+	static const char *const bad[][7] = {
 		{"ivnetd", "-n", "1", NULL}, /* ivnet needs control + rx */
 		{"ivnetd", "-n", "65", NULL},
 		{"ivnetd", "-l", "12Q", NULL},
@@ -108,6 +110,13 @@ static void test_refusals(void)
 		{"ivnetd", "--segment", "name=x", NULL},		     /* no socket */
 		{"ivnetd", "--segment", "socket=/tmp/ivshmem_socket", NULL}, /* clash */
 		{"ivnetd", "extra", NULL},
+		/* backings that cannot be sealed, without --unsealed */
+		{"ivnetd", "-M", "/shm-a", NULL},
+		{"ivnetd", "-m", "/dev/hugepages", NULL},
+		{"ivnetd", "--segment", "socket=/tmp/x,shm=/x", NULL},
+		{"ivnetd", "--segment", "socket=/tmp/x,dir=/tmp,unsealed=0", NULL},
+		{"ivnetd", "--segment", "socket=/tmp/x,dir=/tmp,unsealed=2", NULL},
+		{"ivnetd", "-M", "/shm-a", "--unsealed", "--segment", "socket=/tmp/x,shm=/x", NULL},
 		{"ivnetd", "-X", NULL},
 	};
 	struct ivnetd_config c;
