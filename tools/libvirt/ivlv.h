@@ -12,7 +12,8 @@
  * Files, one concept each: main.c (command line, batch), broker.c (ivnetd's
  * control socket), domain.c (libvirt connection and definitions), shmem.c
  * (the device's XML), pin.c (CPU lists, <cputune>, live pinning), label.c
- * (which peer is a domain's QEMU), attach.c, detach.c, list.c, hook.c.
+ * (which peer is a domain's QEMU), private.c (two-peer segments for a pair
+ * of domains), attach.c, detach.c, list.c, hook.c.
  */
 #ifndef IVLV_H
 #define IVLV_H
@@ -43,6 +44,7 @@ struct ivlv_opts {
 	uint64_t size;	    /* 0: not checked */
 	int live, config;
 	const char *pin; /* NULL, "broker" or a CPU list */
+	const char *private_with; /* attach: the other domain of a private pair */
 	char **args;	 /* hook: DOMAIN OP SUBOP EXTRA */
 	int nargs;
 };
@@ -63,6 +65,7 @@ struct ivlv_segment {
 	char socket[IVLV_PATH_LEN];
 	uint64_t size;
 	unsigned vectors;
+	unsigned max_peers; /* 0: the broker did not say */
 };
 
 enum ivlv_policy { IVLV_PIN_NONE, IVLV_PIN_PACK, IVLV_PIN_SPREAD };
@@ -133,6 +136,18 @@ int ivlv_shmem_list(xmlDocPtr doc, struct ivlv_shmem *out, int max);
 /* The device that puts the domain on segment name or socket, if any. */
 int ivlv_shmem_find(xmlDocPtr doc, const char *name, const char *server, struct ivlv_shmem *out);
 xmlNodePtr ivlv_devices(xmlDocPtr doc);
+
+/* private.c: a segment private to two domains. The broker's peer limit of
+ * two keeps a third QEMU out; the checks here keep a third definition off. */
+#define IVLV_PRIVATE_PEERS 2
+/* 0 if the broker limits seg to two peers; else -1 with c->err set. */
+int ivlv_private_segment_ok(struct ivlv *c, const struct ivlv_segment *seg);
+/* 0 if no domain of the connection but a and b has a device on seg (its
+ * name or socket), in its definition or running; else -1 naming it. */
+int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
+			  virDomainPtr b);
+/* Whether two handles are the same domain (by UUID). */
+int ivlv_same_domain(virDomainPtr a, virDomainPtr b);
 
 /* pin.c: CPU lists and pinning. */
 struct ivlv_pin {

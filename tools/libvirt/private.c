@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: MIT
+/*
+ * private.c - `attach DOMAIN --segment NAME --private-with OTHER`: a
+ * segment only two domains can be on.
+ *
+ * Every peer of a segment maps the whole region read/write, so a segment
+ * is one trust domain. What keeps a pair from being overheard is the
+ * segment's own limit, and only that: ivnetd refuses a third peer of a
+ * two-peer segment (--segment ...,peers=2), and under libvirt's AppArmor
+ * (or SELinux) confinement a QEMU reaches only the sockets its domain's
+ * XML names. So the segment must take two peers, and no third domain may
+ * name it: either would let a third QEMU in, or have it take a place the
+ * pair needs.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ivlv.h"
+
+int ivlv_private_segment_ok(struct ivlv *c, const struct ivlv_segment *seg)
+{
+	if (!seg->max_peers)
+		return ivlv_fail(c,
+				 "segment %s: this ivnetd does not say how many peers it takes: "
+				 "a private pair needs a broker that does",
+				 seg->name);
+	if (seg->max_peers > IVLV_PRIVATE_PEERS)
+		return ivlv_fail(c,
+				 "segment %s takes up to %u peers: a private pair needs a two-peer "
+				 "segment (ivnetd --segment name=%s,socket=...,peers=2)",
+				 seg->name, seg->max_peers, seg->name);
+	return 0;
+}
+
+int ivlv_same_domain(virDomainPtr a, virDomainPtr b)
+{
+	unsigned char ua[VIR_UUID_BUFLEN], ub[VIR_UUID_BUFLEN];
+
+	if (virDomainGetUUID(a, ua) || virDomainGetUUID(b, ub))
+		return !strcmp(virDomainGetName(a), virDomainGetName(b));
+	return !memcmp(ua, ub, sizeof(ua));
+}
+
+/* "config", "live" or NULL: where dom has a device on seg. A document
+ * libvirt cannot give is a domain going away, not a third peer. */
+static const char *on_segment(struct ivlv *c, virDomainPtr dom, const struct ivlv_segment *seg)
+{
+	struct ivlv_shmem s;
+	const char *where = NULL;
+	xmlDocPtr doc;
+	int inactive;
+
+	for (inactive = 1; inactive >= 0 && !where; inactive--) {
+		if ((inactive ? virDomainIsPersistent(dom) : virDomainIsActive(dom)) != 1)
+			continue;
+		doc = ivlv_domain_xml(c, dom, inactive);
+		if (doc && ivlv_shmem_find(doc, seg->name, seg->socket, &s))
+			where = inactive ? "config" : "live";
+		xmlFreeDoc(doc);
+	}
+	return where;
+}
+
+int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
+			  virDomainPtr b)
+{
+	virDomainPtr *doms = NULL;
+	const char *where;
+	int n, i, ret = 0;
+
+	n = virConnectListAllDomains(c->conn, &doms, 0);
+	if (n < 0)
+		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
+	for (i = 0; i < n; i++) {
+		if (!ret && !ivlv_same_domain(doms[i], a) && !ivlv_same_domain(doms[i], b) &&
+		    (where = on_segment(c, doms[i], seg)))
+			ret = ivlv_fail(c,
+					"segment %s cannot be private to %s and %s: %s is on it "
+					"too (%s): detach it first",
+					seg->name, virDomainGetName(a), virDomainGetName(b),
+					virDomainGetName(doms[i]), where);
+		virDomainFree(doms[i]);
+	}
+	free(doms);
+	return ret;
+}
