@@ -298,7 +298,7 @@ int ivlv_attach(struct ivlv *c, const struct ivlv_opts *o)
 	for (i = 0; i < n; i++)
 		if (side_check(c, &s[i], &w))
 			goto out;
-	if (n == 2 && pair_check(c, &w, s))
+	if (n == 2 ? pair_check(c, &w, s) : ivlv_private_room(c, &w.seg, s[0].t.dom))
 		goto out;
 	if (o->pin && resolve_pin(c, o, &pin))
 		goto out;

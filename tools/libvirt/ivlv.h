@@ -146,6 +146,9 @@ int ivlv_private_segment_ok(struct ivlv *c, const struct ivlv_segment *seg);
  * name or socket), in its definition or running; else -1 naming it. */
 int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
 			  virDomainPtr b);
+/* 0 unless seg takes two peers and two domains but dom are on it already:
+ * dom would be a third, refused by the broker or taking one's place. */
+int ivlv_private_room(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr dom);
 /* Whether two handles are the same domain (by UUID). */
 int ivlv_same_domain(virDomainPtr a, virDomainPtr b);
 

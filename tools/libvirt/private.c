@@ -61,26 +61,59 @@ static const char *on_segment(struct ivlv *c, virDomainPtr dom, const struct ivl
 	return where;
 }
 
-int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
-			  virDomainPtr b)
+/* How many domains but a and b (either may be NULL) have a device on seg;
+ * the first two named in names ("X" or "X (config) and Y (live)"). */
+static int others_on(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
+		     virDomainPtr b, char *names, size_t len)
 {
 	virDomainPtr *doms = NULL;
 	const char *where;
-	int n, i, ret = 0;
+	size_t off = 0;
+	int n, i, k = 0;
 
+	names[0] = '\0';
 	n = virConnectListAllDomains(c->conn, &doms, 0);
 	if (n < 0)
 		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
 	for (i = 0; i < n; i++) {
-		if (!ret && !ivlv_same_domain(doms[i], a) && !ivlv_same_domain(doms[i], b) &&
-		    (where = on_segment(c, doms[i], seg)))
-			ret = ivlv_fail(c,
-					"segment %s cannot be private to %s and %s: %s is on it "
-					"too (%s): detach it first",
-					seg->name, virDomainGetName(a), virDomainGetName(b),
-					virDomainGetName(doms[i]), where);
+		if (!(a && ivlv_same_domain(doms[i], a)) && !(b && ivlv_same_domain(doms[i], b)) &&
+		    (where = on_segment(c, doms[i], seg)) && k++ < 2 && off < len)
+			off += (size_t)snprintf(names + off, len - off, "%s%s (%s)",
+						k > 1 ? " and " : "", virDomainGetName(doms[i]),
+						where);
 		virDomainFree(doms[i]);
 	}
 	free(doms);
-	return ret;
+	return k;
+}
+
+int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
+			  virDomainPtr b)
+{
+	char names[2 * 300];
+	int k = others_on(c, seg, a, b, names, sizeof(names));
+
+	if (k > 0)
+		return ivlv_fail(c,
+				 "segment %s cannot be private to %s and %s: %s %s on it too: "
+				 "detach %s first",
+				 seg->name, virDomainGetName(a), virDomainGetName(b), names,
+				 k > 1 ? "are" : "is", k > 1 ? "them" : "it");
+	return k;
+}
+
+int ivlv_private_room(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr dom)
+{
+	char names[2 * 300];
+	int k;
+
+	if (!seg->max_peers || seg->max_peers > IVLV_PRIVATE_PEERS)
+		return 0;
+	k = others_on(c, seg, dom, NULL, names, sizeof(names));
+	if (k >= (int)seg->max_peers)
+		return ivlv_fail(c,
+				 "segment %s takes %u peers and %s are on it: %s would be a third "
+				 "(detach one first)",
+				 seg->name, seg->max_peers, names, virDomainGetName(dom));
+	return k < 0 ? -1 : 0;
 }
