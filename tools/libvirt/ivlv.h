@@ -101,6 +101,8 @@ int ivlv_parse_placement(const char *json, const char *segment, struct ivlv_plac
 int ivlv_connect(struct ivlv *c, const char *uri);
 void ivlv_disconnect(struct ivlv *c);
 virDomainPtr ivlv_domain(struct ivlv *c, const char *name);
+/* Every domain of the connection, by name (malloc'd; free each and it). */
+int ivlv_domains(struct ivlv *c, virDomainPtr **doms);
 /* The definition (inactive) or the running domain's XML, parsed. */
 xmlDocPtr ivlv_domain_xml(struct ivlv *c, virDomainPtr dom, int inactive);
 int ivlv_domain_define(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc);

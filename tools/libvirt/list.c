@@ -221,12 +221,6 @@ static void show_domain(struct pr *p, struct privacy *pv, int self)
 	}
 }
 
-static int by_name(const void *a, const void *b)
-{
-	return strcmp(virDomainGetName(*(virDomainPtr const *)a),
-		      virDomainGetName(*(virDomainPtr const *)b));
-}
-
 /* A domain undefined while we list is skipped: ivlv_domain_xml's error is
  * not the list's. */
 static void read_dom(struct ivlv *c, struct dom *d, virDomainPtr dom)
@@ -246,11 +240,9 @@ int ivlv_list(struct ivlv *c, const struct ivlv_opts *o)
 
 	if (ivlv_connect(c, o->uri))
 		return -1;
-	n = virConnectListAllDomains(c->conn, &doms, 0);
+	n = ivlv_domains(c, &doms);
 	if (n < 0)
-		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
-	if (n > 1)
-		qsort(doms, (size_t)n, sizeof(*doms), by_name);
+		return -1;
 	d = calloc((size_t)n + 1, sizeof(*d));
 	if (!d) {
 		for (i = 0; i < n; i++)

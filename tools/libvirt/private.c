@@ -72,9 +72,9 @@ static int others_on(struct ivlv *c, const struct ivlv_segment *seg, virDomainPt
 	int n, i, k = 0;
 
 	names[0] = '\0';
-	n = virConnectListAllDomains(c->conn, &doms, 0);
+	n = ivlv_domains(c, &doms);
 	if (n < 0)
-		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
+		return -1;
 	for (i = 0; i < n; i++) {
 		if (!(a && ivlv_same_domain(doms[i], a)) && !(b && ivlv_same_domain(doms[i], b)) &&
 		    (where = on_segment(c, doms[i], seg)) && k++ < 2 && off < len)
