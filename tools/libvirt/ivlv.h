@@ -43,9 +43,9 @@ struct ivlv_opts {
 	unsigned vectors;   /* 0: the segment's */
 	uint64_t size;	    /* 0: not checked */
 	int live, config;
-	const char *pin; /* NULL, "broker" or a CPU list */
+	const char *pin;	  /* NULL, "broker" or a CPU list */
 	const char *private_with; /* attach: the other domain of a private pair */
-	char **args;	 /* hook: DOMAIN OP SUBOP EXTRA */
+	char **args;		  /* hook: DOMAIN OP SUBOP EXTRA */
 	int nargs;
 };
 

@@ -173,8 +173,9 @@ static const char *partner(const struct privacy *pv, int self, const struct ivlv
 	for (i = 0; i < pv->ndom; i++) {
 		const struct dom *d = &pv->doms[i];
 
-		if (i != self && ((d->cfg && ivlv_shmem_find(d->cfg, dev->name, dev->server, &s)) ||
-				  (d->run && ivlv_shmem_find(d->run, dev->name, dev->server, &s)))) {
+		if (i != self &&
+		    ((d->cfg && ivlv_shmem_find(d->cfg, dev->name, dev->server, &s)) ||
+		     (d->run && ivlv_shmem_find(d->run, dev->name, dev->server, &s)))) {
 			found = virDomainGetName(d->dom);
 			k++;
 		}
@@ -182,8 +183,7 @@ static const char *partner(const struct privacy *pv, int self, const struct ivlv
 	return k == 1 ? found : "";
 }
 
-static void show_private(struct pr *p, struct privacy *pv, int self,
-			 const struct ivlv_shmem *dev)
+static void show_private(struct pr *p, struct privacy *pv, int self, const struct ivlv_shmem *dev)
 {
 	int priv = is_private(pv, dev);
 	const char *with = priv ? partner(pv, self, dev) : "";

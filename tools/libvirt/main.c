@@ -46,13 +46,20 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"connect", required_argument, NULL, 'c'}, {"control", required_argument, NULL, 'C'},
-	{"json", no_argument, NULL, 'j'},	   {"batch", required_argument, NULL, 'b'},
-	{"force", no_argument, NULL, 'f'},	   {"help", no_argument, NULL, 'h'},
-	{"segment", required_argument, NULL, 's'}, {"socket", required_argument, NULL, 'S'},
-	{"vectors", required_argument, NULL, 'n'}, {"size", required_argument, NULL, 'l'},
-	{"live", no_argument, NULL, 'L'},	   {"config", no_argument, NULL, 'G'},
-	{"pin", required_argument, NULL, 'p'},	   {"private-with", required_argument, NULL, 'P'},
+	{"connect", required_argument, NULL, 'c'},
+	{"control", required_argument, NULL, 'C'},
+	{"json", no_argument, NULL, 'j'},
+	{"batch", required_argument, NULL, 'b'},
+	{"force", no_argument, NULL, 'f'},
+	{"help", no_argument, NULL, 'h'},
+	{"segment", required_argument, NULL, 's'},
+	{"socket", required_argument, NULL, 'S'},
+	{"vectors", required_argument, NULL, 'n'},
+	{"size", required_argument, NULL, 'l'},
+	{"live", no_argument, NULL, 'L'},
+	{"config", no_argument, NULL, 'G'},
+	{"pin", required_argument, NULL, 'p'},
+	{"private-with", required_argument, NULL, 'P'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -61,8 +68,8 @@ static const struct {
 	unsigned allowed;
 	int nargs; /* arguments after the verb; -1: two or more (hook) */
 } verbs[] = {
-	{"attach", O_SEGMENT | O_SOCKET | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN | O_PRIVATE,
-	 1},
+	{"attach",
+	 O_SEGMENT | O_SOCKET | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN | O_PRIVATE, 1},
 	{"detach", O_SEGMENT | O_LIVE | O_CONFIG, 1},
 	{"list", O_JSON, 0},
 	{"hook", 0, -1},

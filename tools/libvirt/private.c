@@ -63,8 +63,8 @@ static const char *on_segment(struct ivlv *c, virDomainPtr dom, const struct ivl
 
 /* How many domains but a and b (either may be NULL) have a device on seg;
  * the first two named in names ("X" or "X (config) and Y (live)"). */
-static int others_on(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
-		     virDomainPtr b, char *names, size_t len)
+static int others_on(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a, virDomainPtr b,
+		     char *names, size_t len)
 {
 	virDomainPtr *doms = NULL;
 	const char *where;
