@@ -45,23 +45,19 @@ enum {
 	O_PRIVATE = 1 << 10,
 };
 
+/* a table, two a line */
+/* clang-format off */
 static const struct option long_opts[] = {
-	{"connect", required_argument, NULL, 'c'},
-	{"control", required_argument, NULL, 'C'},
-	{"json", no_argument, NULL, 'j'},
-	{"batch", required_argument, NULL, 'b'},
-	{"force", no_argument, NULL, 'f'},
-	{"help", no_argument, NULL, 'h'},
-	{"segment", required_argument, NULL, 's'},
-	{"socket", required_argument, NULL, 'S'},
-	{"vectors", required_argument, NULL, 'n'},
-	{"size", required_argument, NULL, 'l'},
-	{"live", no_argument, NULL, 'L'},
-	{"config", no_argument, NULL, 'G'},
-	{"pin", required_argument, NULL, 'p'},
-	{"private-with", required_argument, NULL, 'P'},
+	{"connect", required_argument, NULL, 'c'}, {"control", required_argument, NULL, 'C'},
+	{"json", no_argument, NULL, 'j'},	   {"batch", required_argument, NULL, 'b'},
+	{"force", no_argument, NULL, 'f'},	   {"help", no_argument, NULL, 'h'},
+	{"segment", required_argument, NULL, 's'}, {"socket", required_argument, NULL, 'S'},
+	{"vectors", required_argument, NULL, 'n'}, {"size", required_argument, NULL, 'l'},
+	{"live", no_argument, NULL, 'L'},	   {"config", no_argument, NULL, 'G'},
+	{"pin", required_argument, NULL, 'p'},	   {"private-with", required_argument, NULL, 'P'},
 	{NULL, 0, NULL, 0},
 };
+/* clang-format on */
 
 static const struct {
 	const char *name;
