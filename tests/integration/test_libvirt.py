@@ -20,6 +20,11 @@ rest with QEMU).
                       libvirt connection refused, transient --config, --live
                       on a shut-off domain, hot-plug unsupported (nothing
                       changed), detach of what is not attached, bad input
+  private             attach --private-with: a pair on a real ivnetd's two-peer
+                      segment (both definitions, list shows the pair,
+                      idempotent); a third domain refused, with or without
+                      --private-with; a multi-peer segment refused; a third
+                      raw client refused by ivnetd itself (log, counter, EOF)
   pin                 --pin CPULIST into <cputune>; --pin broker from a fake
                       ivnetd's placement (pack, spread, none) and the error
                       of an ivnetd without placement
@@ -306,6 +311,100 @@ def test_errors(b):
         fail(f"--socket: {rc} {out} {err}")
 
 
+class PairBroker(ivtest.Broker):
+    """A real ivnetd: segment lvm (as many peers as fit) and lvp (two)."""
+
+    def __init__(self):
+        self.sock_p = os.path.join(TMP, "lvp.sock")
+        super().__init__(IVNETD, IVNETCTL, TMP, "lvm",
+                         "--segment", f"name=lvp,socket={self.sock_p},size=4M,peers=2")
+
+
+def test_private_attach(pb):
+    rc, out, err = batch(pb.ctlp, "attach vm1 --segment lvp --private-with vm2",
+                         "attach vm1 --segment lvp --private-with vm2", "list -j", "list")
+    if rc or err:
+        fail(f"private attach: {rc} {err}")
+    want = [f"vm1: attached to segment lvp (socket {pb.sock_p}, 2 vectors; config)",
+            f"vm2: attached to segment lvp (socket {pb.sock_p}, 2 vectors; config)",
+            "segment lvp: private to vm1 and vm2 (it takes 2 peers)",
+            "vm1: already attached to segment lvp (config): left as it is",
+            "vm2: already attached to segment lvp (config): left as it is",
+            "segment lvp: private to vm1 and vm2 (it takes 2 peers)"]
+    if out[:6] != want:
+        fail(f"private attach output: {out}")
+    rows = [(a["domain"], a["segment"], a["socket"], a["config"], a["private"],
+             a["private_with"]) for a in lists(out)[0]]
+    if rows != [("vm1", "lvp", pb.sock_p, True, True, "vm2"),
+                ("vm2", "lvp", pb.sock_p, True, True, "vm1")]:
+        fail(f"list of a private pair: {rows}")
+    text = [l for l in out if l.startswith("vm") and " segment " in l and ":" not in l]
+    if text != [f"vm1 segment lvp socket {pb.sock_p} vectors 2 config state running "
+                "private-with vm2",
+                f"vm2 segment lvp socket {pb.sock_p} vectors 2 config state shutoff "
+                "private-with vm1"]:
+        fail(f"text list of a private pair: {text}")
+
+
+def test_private_refused(pb):
+    peers = pb.ctl_json("segment", "show", "lvm")["segments"][0]["max_peers"]
+    pair = "attach vm1 --segment lvp --private-with vm2"
+    for lines, want in (
+            ([pair, "attach vm3 --segment lvp --private-with vm1 --live"],
+             "-:2: segment lvp cannot be private to vm3 and vm1: vm2 (config) is on it too: "
+             "detach it first"),
+            ([pair, "attach vm3 --segment lvp --live"],
+             "-:2: segment lvp takes 2 peers and vm1 (config) and vm2 (config) are on it: "
+             "vm3 would be a third (detach one first)"),
+            (["attach vm1 --segment lvm --private-with vm2"],
+             f"-:1: segment lvm takes up to {peers} peers: a private pair needs a two-peer "
+             "segment (ivnetd --segment name=lvm,socket=...,peers=2)"),
+            (["attach vm1 --segment lvp --private-with vm1"],
+             "-:1: --private-with names vm1 itself: a private pair is two domains"),
+            (["attach vm1 --segment lvp --private-with nosuch"], "-:1: no domain 'nosuch'")):
+        rc, out, err = batch(pb.ctlp, *lines, "list -j", force=True)
+        expect_error(rc, err, want)
+        changed = [a["domain"] for a in lists(out)[0]]
+        if changed != (["vm1", "vm2"] if lines[0] == pair else []):
+            fail(f"{lines[-1]}: changed {changed}")
+    rc, out, err = run("-c", URI, "--control", pb.ctlp, "attach", "vm1", "--segment", "lvp",
+                       "--private-with", "vm2", "--socket", pb.sock_p)
+    if rc != 2 or len(err.splitlines()) != 1 or "not with --socket" not in err or out:
+        fail(f"--private-with --socket: {rc} {out!r} {err!r}")
+
+
+def test_third_peer(pb):
+    """What keeps a third QEMU out, whatever the definitions say: ivnetd."""
+    two = [spawn([sys.executable, "-c", FAKE_QEMU, pb.sock_p]) for _ in range(2)]
+    wait_for("two peers on lvp", lambda: {p["pid"] for p in pb.peers()
+                                          if p["segment"] == "lvp"} == {q.pid for q in two})
+    third = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    third.settimeout(30)
+    third.connect(pb.sock_p)
+    if third.recv(4096) != b"":
+        fail("a third peer of a two-peer segment got an answer, not a closed connection")
+    third.close()
+    line = f"refuse segment=lvp pid={os.getpid()} "
+    wait_for("ivnetd's refusal in its log", lambda: line in pb.log_text())
+    if not any(line in l and l.endswith("reason=segment-full")
+               for l in pb.log_text().splitlines()):
+        fail(f"refusal reason: {pb.log_text()}")
+    stats = next(s for s in pb.ctl_json("stats")["stats"] if s["segment"] == "lvp")
+    if stats["refused_full"] != 1:
+        fail(f"refused_full: {stats}")
+    for q in two:
+        q.kill()
+        q.wait()
+
+
+def test_private(b):
+    pb = PairBroker()
+    test_private_attach(pb)
+    test_private_refused(pb)
+    test_third_peer(pb)
+    pb.stop()
+
+
 def test_pin(b):
     rc, out, err = batch(b.ctlp, "attach vm1 --segment lva --pin 0,2", "list -j",
                          "attach vm1 --segment lva --pin 4", "list -j")
@@ -354,7 +453,9 @@ def test_pin(b):
         tune = lists(out)[0][0]["cputune"]
         if ([p["cpuset"] for p in tune["vcpupin"]], tune["emulatorpin"]) != want_pins:
             fail(f"--pin broker cputune: {tune}, expected {want_pins}")
-        if fake.requests != ["-j segment show", "-j placement"]:
+        # attach asks for the segment and the placement; list, for the
+        # segments' peer limits (is any private?)
+        if fake.requests != ["-j segment show", "-j placement", "-j segment show"]:
             fail(f"requests to the broker: {fake.requests}")
     # an ivnetd without placement, a placement without the segment, or bad CPUs
     for answer, want in (
@@ -487,6 +588,7 @@ def main():
     for name, fn in (("attach, list, detach", test_attach_list_detach),
                      ("idempotence", test_idempotence),
                      ("errors", test_errors),
+                     ("private", test_private),
                      ("pin", test_pin),
                      ("hook", test_hook)):
         fn(b)

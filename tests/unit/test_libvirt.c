@@ -243,6 +243,21 @@ static void test_parse_segments(void)
 		}
 		CHECK(err[0] && !s && n == 0);
 	}
+	/* max_peers: 0 when the broker leaves it out, checked when it is there */
+	CHECK_EQ(ivlv_parse_segments("{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\","
+				     "\"size\":1,\"vectors\":2,\"max_peers\":2},{\"name\":\"q\","
+				     "\"socket\":\"/q\",\"size\":1,\"vectors\":2}]}",
+				     &s, &n, err, sizeof(err)),
+		 0);
+	CHECK(n == 2 && s[0].max_peers == 2 && s[1].max_peers == 0);
+	free(s);
+	CHECK(ivlv_parse_segments("{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\",\"size\":1,"
+				  "\"vectors\":2,\"max_peers\":\"2\"}]}",
+				  &s, &n, err, sizeof(err)) < 0);
+	CHECK(strstr(err, "invalid max_peers") && !s);
+	CHECK(ivlv_parse_segments("{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\",\"size\":1,"
+				  "\"vectors\":2,\"max_peers\":0}]}",
+				  &s, &n, err, sizeof(err)) < 0);
 	CHECK(ivlv_parse_segments("error: no segment 'x'\n", &s, &n, err, sizeof(err)) < 0);
 	CHECK(!strcmp(err, "ivnetd: no segment 'x'"));
 	CHECK(ivlv_parse_segments("{\"error\":\"busy\"}", &s, &n, err, sizeof(err)) < 0);

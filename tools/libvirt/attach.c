@@ -12,6 +12,10 @@
  * socket but other settings is an error: detach it first. Everything is
  * checked before anything changes; live goes first, since a hot-plug is
  * what most often fails.
+ *
+ * --private-with OTHER attaches OTHER too, to a segment that must be
+ * private to the two (private.c): both domains are checked before either
+ * changes.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -236,29 +240,80 @@ static int apply(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_target *
 	return 0;
 }
 
+/* One domain the command attaches: DOMAIN, or the other of a private pair. */
+struct side {
+	struct ivlv_opts o; /* o.domain is this one */
+	struct ivlv_target t;
+	struct outcome r;
+};
+
+static int side_check(struct ivlv *c, struct side *s, const struct want *w)
+{
+	if (ivlv_target_open(c, &s->o, &s->t))
+		return -1;
+	if (s->t.config && (s->r.in_cfg = present(c, s->t.dom, s->t.cfg, w, "config")) < 0)
+		return -1;
+	if (s->t.live && (s->r.in_live = present(c, s->t.dom, s->t.run, w, "live")) < 0)
+		return -1;
+	return 0;
+}
+
+static int pair_check(struct ivlv *c, const struct want *w, struct side *s)
+{
+	if (ivlv_same_domain(s[0].t.dom, s[1].t.dom))
+		return ivlv_fail(c, "--private-with names %s itself: a private pair is two domains",
+				 s[0].o.domain);
+	return ivlv_private_no_third(c, &w->seg, s[0].t.dom, s[1].t.dom);
+}
+
+/* The second of a pair failing leaves the first attached: said so, and
+ * running the command again finishes it (the first is then the same). */
+static int apply_side(struct ivlv *c, struct side *s, int i, const struct want *w,
+		      const struct ivlv_pin *pin)
+{
+	char err[IVLV_ERRLEN];
+
+	if (!apply(c, &s[i].o, &s[i].t, w, pin, &s[i].r))
+		return 0;
+	if (i) {
+		memcpy(err, c->err, sizeof(err));
+		ivlv_fail(c, "%s (%s was attached all the same: run the command again)", err,
+			  s[0].o.domain);
+	}
+	return -1;
+}
+
 int ivlv_attach(struct ivlv *c, const struct ivlv_opts *o)
 {
-	struct outcome r = {ABSENT, ABSENT, 0};
-	struct ivlv_target t;
+	struct side s[2];
 	struct ivlv_pin pin;
 	struct want w;
-	int ret = -1;
+	int n = o->private_with ? 2 : 1, i, ret = -1;
 
-	memset(&t, 0, sizeof(t));
-	if (resolve_segment(c, o, &w) || ivlv_target_open(c, o, &t))
+	memset(s, 0, sizeof(s));
+	s[0].o = s[1].o = *o;
+	s[1].o.domain = o->private_with;
+	if (resolve_segment(c, o, &w) || (n == 2 && ivlv_private_segment_ok(c, &w.seg)))
+		goto out;
+	for (i = 0; i < n; i++)
+		if (side_check(c, &s[i], &w))
+			goto out;
+	if (n == 2 ? pair_check(c, &w, s) : ivlv_private_room(c, &w.seg, s[0].t.dom))
 		goto out;
 	if (o->pin && resolve_pin(c, o, &pin))
 		goto out;
-	if (t.config && (r.in_cfg = present(c, t.dom, t.cfg, &w, "config")) < 0)
-		goto out;
-	if (t.live && (r.in_live = present(c, t.dom, t.run, &w, "live")) < 0)
-		goto out;
-	r.pinning = o->pin && pin.policy != IVLV_PIN_NONE;
-	if (apply(c, o, &t, &w, &pin, &r))
-		goto out;
-	report(c, o, &t, &w, &pin, &r);
+	for (i = 0; i < n; i++) {
+		s[i].r.pinning = o->pin && pin.policy != IVLV_PIN_NONE;
+		if (apply_side(c, s, i, &w, &pin))
+			goto out;
+		report(c, &s[i].o, &s[i].t, &w, &pin, &s[i].r);
+	}
+	if (n == 2)
+		fprintf(c->out, "segment %s: private to %s and %s (it takes %u peers)\n",
+			w.seg.name, o->domain, o->private_with, w.seg.max_peers);
 	ret = 0;
 out:
-	ivlv_target_close(&t);
+	for (i = 0; i < n; i++)
+		ivlv_target_close(&s[i].t);
 	return ret;
 }

@@ -181,6 +181,20 @@ static json_t *get_array(json_t *root, const char *key, char *err, size_t el)
 	return json_is_array(a) ? a : NULL;
 }
 
+/* Optional (older brokers and fakes leave it out: 0), valid if there. */
+static int get_max_peers(json_t *o, unsigned *max_peers)
+{
+	json_int_t v = 0;
+
+	*max_peers = 0;
+	if (!json_object_get(o, "max_peers"))
+		return 0;
+	if (get_int(o, "max_peers", 1, 1024, &v))
+		return -1;
+	*max_peers = (unsigned)v;
+	return 0;
+}
+
 int ivlv_parse_segments(const char *ans, struct ivlv_segment **segs, int *n, char *err, size_t el)
 {
 	json_t *root = parse_answer(ans, err, el), *arr, *o;
@@ -215,6 +229,10 @@ int ivlv_parse_segments(const char *ans, struct ivlv_segment **segs, int *n, cha
 		}
 		s[i].size = (uint64_t)size;
 		s[i].vectors = (unsigned)vectors;
+		if (get_max_peers(o, &s[i].max_peers)) {
+			snprintf(err, el, "ivnetd's segment #%zu has an invalid max_peers", i);
+			goto fail;
+		}
 	}
 	*segs = s;
 	*n = (int)json_array_size(arr);

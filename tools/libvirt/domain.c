@@ -79,6 +79,23 @@ virDomainPtr ivlv_domain(struct ivlv *c, const char *name)
 	return dom;
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(virDomainGetName(*(virDomainPtr const *)a),
+		      virDomainGetName(*(virDomainPtr const *)b));
+}
+
+int ivlv_domains(struct ivlv *c, virDomainPtr **doms)
+{
+	int n = virConnectListAllDomains(c->conn, doms, 0);
+
+	if (n < 0)
+		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
+	if (n > 1)
+		qsort(*doms, (size_t)n, sizeof(**doms), by_name);
+	return n;
+}
+
 xmlDocPtr ivlv_domain_xml(struct ivlv *c, virDomainPtr dom, int inactive)
 {
 	unsigned flags = inactive ? VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE : 0;

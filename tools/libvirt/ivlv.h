@@ -12,7 +12,8 @@
  * Files, one concept each: main.c (command line, batch), broker.c (ivnetd's
  * control socket), domain.c (libvirt connection and definitions), shmem.c
  * (the device's XML), pin.c (CPU lists, <cputune>, live pinning), label.c
- * (which peer is a domain's QEMU), attach.c, detach.c, list.c, hook.c.
+ * (which peer is a domain's QEMU), private.c (two-peer segments for a pair
+ * of domains), attach.c, detach.c, list.c, hook.c.
  */
 #ifndef IVLV_H
 #define IVLV_H
@@ -42,8 +43,9 @@ struct ivlv_opts {
 	unsigned vectors;   /* 0: the segment's */
 	uint64_t size;	    /* 0: not checked */
 	int live, config;
-	const char *pin; /* NULL, "broker" or a CPU list */
-	char **args;	 /* hook: DOMAIN OP SUBOP EXTRA */
+	const char *pin;	  /* NULL, "broker" or a CPU list */
+	const char *private_with; /* attach: the other domain of a private pair */
+	char **args;		  /* hook: DOMAIN OP SUBOP EXTRA */
 	int nargs;
 };
 
@@ -63,6 +65,7 @@ struct ivlv_segment {
 	char socket[IVLV_PATH_LEN];
 	uint64_t size;
 	unsigned vectors;
+	unsigned max_peers; /* 0: the broker did not say */
 };
 
 enum ivlv_policy { IVLV_PIN_NONE, IVLV_PIN_PACK, IVLV_PIN_SPREAD };
@@ -98,6 +101,8 @@ int ivlv_parse_placement(const char *json, const char *segment, struct ivlv_plac
 int ivlv_connect(struct ivlv *c, const char *uri);
 void ivlv_disconnect(struct ivlv *c);
 virDomainPtr ivlv_domain(struct ivlv *c, const char *name);
+/* Every domain of the connection, by name (malloc'd; free each and it). */
+int ivlv_domains(struct ivlv *c, virDomainPtr **doms);
 /* The definition (inactive) or the running domain's XML, parsed. */
 xmlDocPtr ivlv_domain_xml(struct ivlv *c, virDomainPtr dom, int inactive);
 int ivlv_domain_define(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc);
@@ -133,6 +138,21 @@ int ivlv_shmem_list(xmlDocPtr doc, struct ivlv_shmem *out, int max);
 /* The device that puts the domain on segment name or socket, if any. */
 int ivlv_shmem_find(xmlDocPtr doc, const char *name, const char *server, struct ivlv_shmem *out);
 xmlNodePtr ivlv_devices(xmlDocPtr doc);
+
+/* private.c: a segment private to two domains. The broker's peer limit of
+ * two keeps a third QEMU out; the checks here keep a third definition off. */
+#define IVLV_PRIVATE_PEERS 2
+/* 0 if the broker limits seg to two peers; else -1 with c->err set. */
+int ivlv_private_segment_ok(struct ivlv *c, const struct ivlv_segment *seg);
+/* 0 if no domain of the connection but a and b has a device on seg (its
+ * name or socket), in its definition or running; else -1 naming it. */
+int ivlv_private_no_third(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr a,
+			  virDomainPtr b);
+/* 0 unless seg takes two peers and two domains but dom are on it already:
+ * dom would be a third, refused by the broker or taking one's place. */
+int ivlv_private_room(struct ivlv *c, const struct ivlv_segment *seg, virDomainPtr dom);
+/* Whether two handles are the same domain (by UUID). */
+int ivlv_same_domain(virDomainPtr a, virDomainPtr b);
 
 /* pin.c: CPU lists and pinning. */
 struct ivlv_pin {

@@ -4,14 +4,18 @@
  * definitions and running XML: every ivshmem-doorbell <shmem> with a
  * server socket, one line (or JSON object) per domain and device, through
  * the printer ivnetd uses (host/util/print.c), with the domain's pinning (from
- * its definition, or the running XML of a transient domain):
+ * its definition, or the running XML of a transient domain), and whether the
+ * segment is private (the broker, asked once if any device is listed, says
+ * it takes two peers) with the other domain on it:
  *
  *   vm1 segment ivnet socket /run/ivnet/ivnet.sock vectors 2 config live state running
  *       vcpu0 0-3 vcpu1 0-3 emulator 0-3
+ *   vm1 segment pair socket /run/ivnet/pair.sock vectors 2 config state running
+ *       private-with vm2
  *   {"attachments":[{"domain":"vm1","uuid":"..","segment":"ivnet",
  *     "socket":"/run/ivnet/ivnet.sock","vectors":2,"config":true,"live":true,
- *     "state":"running","cputune":{"vcpupin":[{"vcpu":0,"cpuset":"0-3"},..],
- *     "emulatorpin":"0-3"}}]}
+ *     "state":"running","private":false,"private_with":"",
+ *     "cputune":{"vcpupin":[{"vcpu":0,"cpuset":"0-3"},..],"emulatorpin":"0-3"}}]}
  */
 #include <stdlib.h>
 #include <string.h>
@@ -128,26 +132,81 @@ static void show_cputune(struct pr *p, xmlDocPtr doc)
 	pr_obj_close(p);
 }
 
-static void show_domain(struct ivlv *c, struct pr *p, virDomainPtr dom)
+/* A domain's documents, read once for its rows and for its neighbours'. */
+struct dom {
+	virDomainPtr dom;
+	xmlDocPtr cfg, run;
+};
+
+/* The segments the broker limits to two peers, if it answers: list needs
+ * no broker, and says nothing of privacy without one. */
+struct privacy {
+	const char *ctl;
+	int asked; /* the broker, once a device is listed */
+	struct ivlv_segment *segs;
+	int nseg;
+	const struct dom *doms;
+	int ndom;
+};
+
+static int is_private(struct privacy *pv, const struct ivlv_shmem *dev)
 {
-	xmlDocPtr cfg = NULL, run = NULL;
+	char err[IVLV_ERRLEN];
+	int i;
+
+	if (!pv->asked && ivlv_broker_segments(pv->ctl, &pv->segs, &pv->nseg, err, sizeof(err)))
+		pv->nseg = 0;
+	pv->asked = 1;
+	for (i = 0; i < pv->nseg; i++)
+		if (!strcmp(pv->segs[i].socket, dev->server))
+			return pv->segs[i].max_peers && pv->segs[i].max_peers <= IVLV_PRIVATE_PEERS;
+	return 0;
+}
+
+/* The one other domain on dev's segment, or "" (none, or more than one). */
+static const char *partner(const struct privacy *pv, int self, const struct ivlv_shmem *dev)
+{
+	const char *found = "";
+	struct ivlv_shmem s;
+	int i, k = 0;
+
+	for (i = 0; i < pv->ndom; i++) {
+		const struct dom *d = &pv->doms[i];
+
+		if (i != self &&
+		    ((d->cfg && ivlv_shmem_find(d->cfg, dev->name, dev->server, &s)) ||
+		     (d->run && ivlv_shmem_find(d->run, dev->name, dev->server, &s)))) {
+			found = virDomainGetName(d->dom);
+			k++;
+		}
+	}
+	return k == 1 ? found : "";
+}
+
+static void show_private(struct pr *p, struct privacy *pv, int self, const struct ivlv_shmem *dev)
+{
+	int priv = is_private(pv, dev);
+	const char *with = priv ? partner(pv, self, dev) : "";
+
+	pr_bool(p, "private", with[0] ? NULL : " private", priv);
+	if (p->json || with[0])
+		pr_str(p, "private_with", " private-with %s", with);
+}
+
+static void show_domain(struct pr *p, struct privacy *pv, int self)
+{
+	const struct dom *d = &pv->doms[self];
 	char uuid[VIR_UUID_STRING_BUFLEN] = "";
 	struct row rows[DEVICES_MAX];
-	const char *state = state_name(dom);
+	const char *state = state_name(d->dom);
 	int n = 0, i;
 
-	/* A domain undefined while we list is skipped: ivlv_domain_xml's
-	 * error is not the list's. */
-	if (virDomainIsPersistent(dom) == 1)
-		cfg = ivlv_domain_xml(c, dom, 1);
-	if (virDomainIsActive(dom) == 1)
-		run = ivlv_domain_xml(c, dom, 0);
-	virDomainGetUUIDString(dom, uuid);
-	n = collect(cfg, rows, n, 0);
-	n = collect(run, rows, n, 1);
+	virDomainGetUUIDString(d->dom, uuid);
+	n = collect(d->cfg, rows, n, 0);
+	n = collect(d->run, rows, n, 1);
 	for (i = 0; i < n; i++) {
 		pr_obj_open(p, NULL);
-		pr_str(p, "domain", "%s", virDomainGetName(dom));
+		pr_str(p, "domain", "%s", virDomainGetName(d->dom));
 		pr_str(p, "uuid", NULL, uuid);
 		pr_str(p, "segment", " segment %s", rows[i].dev.name);
 		pr_str(p, "socket", " socket %s", rows[i].dev.server);
@@ -155,42 +214,60 @@ static void show_domain(struct ivlv *c, struct pr *p, virDomainPtr dom)
 		pr_bool(p, "config", " config", rows[i].config);
 		pr_bool(p, "live", " live", rows[i].live);
 		pr_str(p, "state", " state %s", state);
-		show_cputune(p, cfg ? cfg : run);
+		show_private(p, pv, self, &rows[i].dev);
+		show_cputune(p, d->cfg ? d->cfg : d->run);
 		pr_obj_close(p);
 		pr_text(p, "\n");
 	}
-	xmlFreeDoc(cfg);
-	xmlFreeDoc(run);
 }
 
-static int by_name(const void *a, const void *b)
+/* A domain undefined while we list is skipped: ivlv_domain_xml's error is
+ * not the list's. */
+static void read_dom(struct ivlv *c, struct dom *d, virDomainPtr dom)
 {
-	return strcmp(virDomainGetName(*(virDomainPtr const *)a),
-		      virDomainGetName(*(virDomainPtr const *)b));
+	d->dom = dom;
+	d->cfg = virDomainIsPersistent(dom) == 1 ? ivlv_domain_xml(c, dom, 1) : NULL;
+	d->run = virDomainIsActive(dom) == 1 ? ivlv_domain_xml(c, dom, 0) : NULL;
 }
 
 int ivlv_list(struct ivlv *c, const struct ivlv_opts *o)
 {
+	struct privacy pv = {.ctl = o->control};
 	virDomainPtr *doms = NULL;
+	struct dom *d;
 	struct pr p;
 	int n, i;
 
 	if (ivlv_connect(c, o->uri))
 		return -1;
-	n = virConnectListAllDomains(c->conn, &doms, 0);
+	n = ivlv_domains(c, &doms);
 	if (n < 0)
-		return ivlv_fail(c, "cannot list domains: %s", ivlv_libvirt_error());
-	if (n > 1)
-		qsort(doms, (size_t)n, sizeof(*doms), by_name);
+		return -1;
+	d = calloc((size_t)n + 1, sizeof(*d));
+	if (!d) {
+		for (i = 0; i < n; i++)
+			virDomainFree(doms[i]);
+		free(doms);
+		return ivlv_fail(c, "out of memory");
+	}
+	for (i = 0; i < n; i++)
+		read_dom(c, &d[i], doms[i]);
+	pv.doms = d;
+	pv.ndom = n;
 	pr_init(&p, c->out, o->json);
 	pr_obj_open(&p, NULL);
 	pr_arr_open(&p, "attachments");
 	for (i = 0; i < n; i++)
-		show_domain(c, &p, doms[i]);
+		show_domain(&p, &pv, i);
 	pr_arr_close(&p);
 	pr_obj_close(&p);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
+		xmlFreeDoc(d[i].cfg);
+		xmlFreeDoc(d[i].run);
 		virDomainFree(doms[i]);
+	}
+	free(pv.segs);
+	free(d);
 	free(doms);
 	return 0;
 }

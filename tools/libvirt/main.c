@@ -4,7 +4,7 @@
  *
  *   ivnet-libvirt [OPTIONS] attach DOMAIN --segment NAME [--socket PATH]
  *                 [--vectors N] [--size SIZE] [--config] [--live]
- *                 [--pin CPULIST|broker]
+ *                 [--pin CPULIST|broker] [--private-with OTHER]
  *   ivnet-libvirt [OPTIONS] detach DOMAIN --segment NAME [--config] [--live]
  *   ivnet-libvirt [OPTIONS] [-j] list
  *   ivnet-libvirt [OPTIONS] hook -- DOMAIN OP SUBOP EXTRA     (libvirt's hook)
@@ -42,8 +42,11 @@ enum {
 	O_JSON = 1 << 7,
 	O_BATCH = 1 << 8,
 	O_FORCE = 1 << 9,
+	O_PRIVATE = 1 << 10,
 };
 
+/* a table, two a line */
+/* clang-format off */
 static const struct option long_opts[] = {
 	{"connect", required_argument, NULL, 'c'}, {"control", required_argument, NULL, 'C'},
 	{"json", no_argument, NULL, 'j'},	   {"batch", required_argument, NULL, 'b'},
@@ -51,15 +54,18 @@ static const struct option long_opts[] = {
 	{"segment", required_argument, NULL, 's'}, {"socket", required_argument, NULL, 'S'},
 	{"vectors", required_argument, NULL, 'n'}, {"size", required_argument, NULL, 'l'},
 	{"live", no_argument, NULL, 'L'},	   {"config", no_argument, NULL, 'G'},
-	{"pin", required_argument, NULL, 'p'},	   {NULL, 0, NULL, 0},
+	{"pin", required_argument, NULL, 'p'},	   {"private-with", required_argument, NULL, 'P'},
+	{NULL, 0, NULL, 0},
 };
+/* clang-format on */
 
 static const struct {
 	const char *name;
 	unsigned allowed;
 	int nargs; /* arguments after the verb; -1: two or more (hook) */
 } verbs[] = {
-	{"attach", O_SEGMENT | O_SOCKET | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN, 1},
+	{"attach",
+	 O_SEGMENT | O_SOCKET | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN | O_PRIVATE, 1},
 	{"detach", O_SEGMENT | O_LIVE | O_CONFIG, 1},
 	{"list", O_JSON, 0},
 	{"hook", 0, -1},
@@ -79,12 +85,13 @@ static void usage(void)
 {
 	fputs("usage: ivnet-libvirt [-c URI] [--control PATH] COMMAND ...\n"
 	      "  attach DOMAIN --segment NAME [--socket PATH] [--vectors N] [--size SIZE]\n"
-	      "                [--config] [--live] [--pin CPULIST|broker]\n"
+	      "                [--config] [--live] [--pin CPULIST|broker] [--private-with OTHER]\n"
 	      "  detach DOMAIN --segment NAME [--config] [--live]\n"
 	      "  list [-j]\n"
 	      "  hook -- DOMAIN OP SUBOP EXTRA   (libvirt's qemu hook; domain XML on stdin)\n"
 	      "  [--force] -b FILE               (one command per line; - is stdin)\n"
-	      "--config (the default) changes the definition, --live the running domain.\n",
+	      "--config (the default) changes the definition, --live the running domain.\n"
+	      "--private-with OTHER: OTHER too, on a two-peer segment no other domain is on.\n",
 	      stdout);
 }
 
@@ -192,6 +199,10 @@ static int parse_option(struct cmdline *cl, int opt, const char *arg)
 		cl->given |= O_PIN;
 		o->pin = arg;
 		return 0;
+	case 'P':
+		cl->given |= O_PRIVATE;
+		o->private_with = arg;
+		return 0;
 	default:
 		return bad(cl, "unknown option (try --help)");
 	}
@@ -236,6 +247,9 @@ static int parse(struct cmdline *cl, int argc, char **argv)
 	cl->o.domain = nargs ? argv[optind] : NULL;
 	if (verbs[i].nargs == 1 && !cl->o.segment)
 		return bad(cl, "%s needs --segment NAME", cl->verb);
+	if ((cl->given & O_PRIVATE) && (cl->given & O_SOCKET))
+		return bad(cl, "--private-with takes the segment's peer limit from the broker: "
+			       "not with --socket");
 	return 0;
 }
 
