@@ -6,7 +6,11 @@ answer, clients that connect and say nothing. Raw sockets, so that each
 client does exactly the wrong thing; the sanitizer build's report of an
 overflow fails Broker.stop().
 
-usage: test_ctlsock.py IVNETD IVNETCTL [line|slow|idle|deadline ...]
+ivnet-vswitch serves the same socket (host/util/ctl_server.c): with
+--vswitch, its line bound and idle clients are tried as well.
+
+usage: test_ctlsock.py IVNETD IVNETCTL [--vswitch VSWITCH] [TEST ...]
+       (TEST: line, slow, idle, deadline, vswitch)
 """
 import json
 import os
@@ -22,6 +26,9 @@ import ivtest  # noqa: E402
 from ivtest import expect, fail, ok, note, wait_for  # noqa: E402
 
 IVNETD, IVNETCTL = sys.argv[1:3]
+ARGS = sys.argv[3:]
+VSWITCH = ARGS[1] if ARGS[:1] == ["--vswitch"] else None
+ARGS = ARGS[2:] if VSWITCH else ARGS
 TMP = tempfile.mkdtemp(prefix="ivnet-ctl-")
 LINE_MAX = 1024  # CTL_LINE_MAX
 CLIENTS_MAX = 32  # CTL_CLIENTS_MAX
@@ -69,22 +76,24 @@ def ask(path, data, half_close=True):
         return read_all(s).decode(errors="replace")
 
 
-def test_line_bound(b):
+def test_line_bound(b, path=None, daemon="ivnetd"):
     """(a) The line buffer's bound: exactly LINE_MAX is a request, one byte
     more is refused, and nothing is written past the buffer."""
+    path = path or b.ctlp
     pad = b"status" + b" " * (LINE_MAX - len("status"))
-    ans = ask(b.ctlp, pad)
-    expect(ans.startswith("ivnetd pid"), f"{LINE_MAX}-byte status at EOF: {ans!r}")
-    ans = ask(b.ctlp, pad + b"\n")
-    expect(ans.startswith("ivnetd pid"), f"{LINE_MAX}-byte status and newline: {ans!r}")
-    ans = ask(b.ctlp, b"x" * LINE_MAX)
+    ans = ask(path, pad)
+    expect(ans.startswith(f"{daemon} pid"), f"{LINE_MAX}-byte status at EOF: {ans!r}")
+    ans = ask(path, pad + b"\n")
+    expect(ans.startswith(f"{daemon} pid"), f"{LINE_MAX}-byte status and newline: {ans!r}")
+    ans = ask(path, b"x" * LINE_MAX)
     expect(ans.startswith("error: unknown request"), f"{LINE_MAX} bytes of x: {ans!r}")
     for data in (b"x" * (LINE_MAX + 1), pad + b" \n", b"-j " + b"x" * (LINE_MAX * 4)):
-        ans = ask(b.ctlp, data, half_close=False)
+        ans = ask(path, data, half_close=False)
         expect(ans.startswith("error: request too long") or
                ans.startswith('{"error":"request too long'),
                f"{len(data)}-byte request: {ans[:80]!r}")
-    expect(b.ctl_ok(), "the daemon stopped answering after long requests")
+    expect(ask(path, b"status\n").startswith(f"{daemon} pid"),
+           "the daemon stopped answering after long requests")
     ok(f"requests of {LINE_MAX} bytes answered, of {LINE_MAX + 1} and more refused")
 
 
@@ -128,12 +137,13 @@ def test_slow_reader(b, big):
     ok(f"status answered while a {len(got)}-byte answer waited unread; it came whole")
 
 
-def test_idle_clients(b, timeout_ms):
+def test_idle_clients(b, timeout_ms, path=None, daemon="ivnetd"):
     """(c) 32 clients that say nothing do not lock out the 33rd: it is
-    answered once they time out, and they are closed."""
-    idle = [connect(b.ctlp) for _ in range(CLIENTS_MAX)]
-    ans = ask(b.ctlp, b"status\n")
-    expect(ans.startswith("ivnetd pid"), f"the 33rd client's status: {ans!r}")
+    answered at once or when they time out, and they are closed."""
+    path = path or b.ctlp
+    idle = [connect(path) for _ in range(CLIENTS_MAX)]
+    ans = ask(path, b"status\n")
+    expect(ans.startswith(f"{daemon} pid"), f"the 33rd client's status: {ans!r}")
     for s in idle:
         expect(read_all(s) == b"", "an idle client was sent something")
         s.close()
@@ -178,18 +188,34 @@ def with_broker(name, timeout_ms, test, full=False):
         b.stop()
 
 
+def test_vswitch():
+    """ivnet-vswitch's control socket: the same bound, the same time-out."""
+    from vswlib import Switch  # DPDK's side, only when there is a switch
+
+    os.environ["IVNET_CTL_TIMEOUT_MS"] = "1000"
+    sw = Switch(VSWITCH, IVNETCTL, TMP, [], lcores="0@0,1@0", name="ctlsw")
+    try:
+        test_line_bound(sw, sw.ctl, "ivnet-vswitch")
+        test_idle_clients(sw, 1000, sw.ctl, "ivnet-vswitch")
+    except BaseException:
+        sw.kill()
+        raise
+    sw.stop()
+
+
 TESTS = {
     "line": lambda: with_broker("line", 60000, test_line_bound),
     "slow": lambda: with_broker("slow", 60000, test_slow_reader, full=True),
     "idle": lambda: with_broker("idle", 1000, lambda b: test_idle_clients(b, 1000)),
     "deadline": lambda: with_broker("deadline", 1000, test_reader_deadline, full=True),
+    "vswitch": test_vswitch,
 }
 
 
 def main():
     """All the tests, or those named after the binaries."""
     try:
-        for name in sys.argv[3:] or TESTS:
+        for name in ARGS or [t for t in TESTS if t != "vswitch" or VSWITCH]:
             TESTS[name]()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
