@@ -4,7 +4,9 @@
  *
  * Protocol: a client connects, writes one request line (at most
  * IVNETD_CTL_LINE_MAX bytes, printable ASCII, ending in '\n'), reads the
- * answer until the daemon closes the connection. Requests:
+ * answer until the daemon closes the connection; a client that takes
+ * longer than the time-out for either is closed (host/util/ctl_server.h).
+ * Requests:
  *
  *   [-j] status                       the daemon
  *   [-j] segment show [SEGMENT]       layout and occupancy of segments

@@ -149,54 +149,61 @@ static const struct {
 	{"topology", IVNETD_CTL_TOPOLOGY},
 };
 
+/* The rest of a request of nw words that takes [SEGMENT]. */
+static int segment_arg(struct ivnetd_ctl_request *req, const struct ctl_words *cw, int nw,
+		       char *err, size_t errlen)
+{
+	const char *w;
+
+	if (ctl_alone(cw, nw))
+		return 0;
+	w = cw->w[cw->first + nw];
+	if (!ctl_alone(cw, nw + 1) || !ctl_word_ok(w, "._-") ||
+	    ctl_word_copy(req->segment, sizeof(req->segment), w)) {
+		snprintf(err, errlen, "bad segment argument");
+		return -1;
+	}
+	return 0;
+}
+
 int ivnetd_ctl_parse(const char *line, size_t len, struct ivnetd_ctl_request *req, char *err,
 		     size_t errlen)
 {
-	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
-	int n, i = 0;
+	struct ctl_words cw;
+	char **rest = cw.w;
+	int nrest;
 	size_t k;
 
 	memset(req, 0, sizeof(*req));
-	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
-	if (n < 0)
+	if (ctl_request_words(&cw, line, len, MAX_WORDS, err, errlen))
 		return -1;
-	i = req->json;
-#define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
-	for (k = 0; n == i + 1 && k < sizeof(alone) / sizeof(alone[0]); k++)
-		if (IS(0, alone[k].word)) {
+	req->json = cw.first;
+	rest += cw.first + 2;
+	nrest = cw.n - cw.first - 2;
+	for (k = 0; ctl_alone(&cw, 1) && k < sizeof(alone) / sizeof(alone[0]); k++)
+		if (ctl_is(&cw, 0, alone[k].word)) {
 			req->verb = alone[k].verb;
 			return 0;
 		}
-	if (IS(0, "peer") && IS(1, "label"))
+	if (ctl_is(&cw, 0, "peer") && ctl_is(&cw, 1, "label"))
 		return req->verb = IVNETD_CTL_PEER_LABEL,
-		       parse_label(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "peer") && IS(1, "uplink"))
+		       parse_label(req, rest, nrest, err, errlen);
+	if (ctl_is(&cw, 0, "peer") && ctl_is(&cw, 1, "uplink"))
 		return req->verb = IVNETD_CTL_PEER_UPLINK,
-		       parse_uplink(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "placement") && IS(1, "set"))
+		       parse_uplink(req, rest, nrest, err, errlen);
+	if (ctl_is(&cw, 0, "placement") && ctl_is(&cw, 1, "set"))
 		return req->verb = IVNETD_CTL_PLACEMENT_SET,
-		       parse_place_set(req, w + i + 2, n - i - 2, err, errlen);
-	if (IS(0, "placement") && IS(1, "show"))
-		req->verb = IVNETD_CTL_PLACEMENT_SHOW, i += 2;
-	else if (IS(0, "placement"))
-		req->verb = IVNETD_CTL_PLACEMENT_SHOW, i += 1;
-	else if (IS(0, "segment") && IS(1, "show"))
-		req->verb = IVNETD_CTL_SEGMENT_SHOW, i += 2;
-	else if (IS(0, "peer") && IS(1, "list"))
-		req->verb = IVNETD_CTL_PEER_LIST, i += 2;
-	else if (IS(0, "stats"))
-		req->verb = IVNETD_CTL_STATS, i += 1;
-	else {
-		snprintf(err, errlen, "unknown request '%.32s' (try: help)", w[i]);
-		return -1;
-	}
-#undef IS
-	if (i < n) {
-		if (i + 1 != n || !ctl_word_ok(w[i], "._-") ||
-		    ctl_word_copy(req->segment, sizeof(req->segment), w[i])) {
-			snprintf(err, errlen, "bad segment argument");
-			return -1;
-		}
-	}
-	return 0;
+		       parse_place_set(req, rest, nrest, err, errlen);
+	if (ctl_is(&cw, 0, "placement") && ctl_is(&cw, 1, "show"))
+		return req->verb = IVNETD_CTL_PLACEMENT_SHOW, segment_arg(req, &cw, 2, err, errlen);
+	if (ctl_is(&cw, 0, "placement"))
+		return req->verb = IVNETD_CTL_PLACEMENT_SHOW, segment_arg(req, &cw, 1, err, errlen);
+	if (ctl_is(&cw, 0, "segment") && ctl_is(&cw, 1, "show"))
+		return req->verb = IVNETD_CTL_SEGMENT_SHOW, segment_arg(req, &cw, 2, err, errlen);
+	if (ctl_is(&cw, 0, "peer") && ctl_is(&cw, 1, "list"))
+		return req->verb = IVNETD_CTL_PEER_LIST, segment_arg(req, &cw, 2, err, errlen);
+	if (ctl_is(&cw, 0, "stats"))
+		return req->verb = IVNETD_CTL_STATS, segment_arg(req, &cw, 1, err, errlen);
+	snprintf(err, errlen, "unknown request '%.32s' (try: help)", cw.w[cw.first]);
+	return -1;
 }

@@ -1,15 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * ctl_io.c - a control request line split into words, an answer sent back
- * (ctl_io.h). Nothing from the socket is trusted: length and bytes are
- * checked first.
+ * ctl_io.c - a control request line split into words (ctl_io.h). Nothing
+ * from the socket is trusted: length and bytes are checked first.
  */
 #include <ctype.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include "ctl_io.h"
 
@@ -66,33 +62,17 @@ int ctl_words(const char *line, size_t len, char *buf, size_t max, char **w, int
 	return n;
 }
 
-int ctl_request_words(const char *line, size_t len, char *buf, char **w, int maxw, int *json,
-		      char *err, size_t errlen)
+int ctl_request_words(struct ctl_words *cw, const char *line, size_t len, int maxw, char *err,
+		      size_t errlen)
 {
-	int n = ctl_words(line, len, buf, CTL_LINE_MAX, w, maxw, err, errlen);
-
-	if (n < 0)
+	cw->n = ctl_words(line, len, cw->buf, CTL_LINE_MAX, cw->w,
+			  maxw < CTL_WORDS_MAX ? maxw : CTL_WORDS_MAX, err, errlen);
+	if (cw->n < 0)
 		return -1;
-	*json = n > 0 && !strcmp(w[0], "-j");
-	if (n == *json) {
+	cw->first = cw->n > 0 && !strcmp(cw->w[0], "-j");
+	if (cw->n == cw->first) {
 		snprintf(err, errlen, "empty request (try: help)");
 		return -1;
 	}
-	return n;
-}
-
-void ctl_send_answer(int fd, const char *text, size_t len)
-{
-	struct timeval tv = {.tv_sec = 1};
-	size_t off = 0;
-
-	if (fcntl(fd, F_SETFL, 0) || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
-		return;
-	while (off < len) {
-		ssize_t n = send(fd, text + off, len - off, MSG_NOSIGNAL);
-
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
+	return 0;
 }

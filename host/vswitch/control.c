@@ -2,9 +2,10 @@
 /*
  * control.c - the switch's control socket, as ivnetd's: a client connects,
  * writes one request line (grammar in ctl_parse.h), reads the answer until
- * we close. Answers are iproute2-style text, or one JSON object after -j,
- * from the same calls (host/util/print.c); errors are "error: REASON" or
- * {"error":"REASON"}. `ivnetctl -s PATH ...` speaks it.
+ * we close (time-outs and limits in host/util/ctl_server.h). Answers are
+ * iproute2-style text, or one JSON object after -j, from the same calls
+ * (host/util/print.c); errors are "error: REASON" or {"error":"REASON"}.
+ * `ivnetctl -s PATH ...` speaks it.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>

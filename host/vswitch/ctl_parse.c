@@ -161,43 +161,38 @@ int vsw_spec_parse(const char *line, struct vsw_port_spec *spec, char *err, size
 
 int vsw_ctl_parse(const char *line, size_t len, struct vsw_request *req, char *err, size_t errlen)
 {
-	char buf[CTL_LINE_MAX + 1], *w[MAX_WORDS];
-	int n, i = 0;
+	struct ctl_words cw;
 
 	memset(req, 0, sizeof(*req));
-	n = ctl_request_words(line, len, buf, w, MAX_WORDS, &req->json, err, errlen);
-	if (n < 0)
+	if (ctl_request_words(&cw, line, len, MAX_WORDS, err, errlen))
 		return -1;
-	i = req->json;
-#define IS(k, s) (i + (k) < n && !strcmp(w[i + (k)], (s)))
-#define ALONE(k) (n == i + (k))
-	if (IS(0, "status") && ALONE(1))
+	req->json = cw.first;
+	if (ctl_is(&cw, 0, "status") && ctl_alone(&cw, 1))
 		req->verb = VSW_CTL_STATUS;
-	else if (IS(0, "help") && ALONE(1))
+	else if (ctl_is(&cw, 0, "help") && ctl_alone(&cw, 1))
 		req->verb = VSW_CTL_HELP;
-	else if (IS(0, "stats") && ALONE(1))
+	else if (ctl_is(&cw, 0, "stats") && ctl_alone(&cw, 1))
 		req->verb = VSW_CTL_STATS;
-	else if (IS(0, "port") && IS(1, "list") && ALONE(2))
+	else if (ctl_is(&cw, 0, "port") && ctl_is(&cw, 1, "list") && ctl_alone(&cw, 2))
 		req->verb = VSW_CTL_PORT_LIST;
-	else if (IS(0, "fdb") && IS(1, "show") && ALONE(2))
+	else if (ctl_is(&cw, 0, "fdb") && ctl_is(&cw, 1, "show") && ctl_alone(&cw, 2))
 		req->verb = VSW_CTL_FDB_SHOW;
-	else if (IS(0, "fdb") && IS(1, "flush") && ALONE(2))
+	else if (ctl_is(&cw, 0, "fdb") && ctl_is(&cw, 1, "flush") && ctl_alone(&cw, 2))
 		req->verb = VSW_CTL_FDB_FLUSH;
-	else if (IS(0, "port") && IS(1, "add"))
+	else if (ctl_is(&cw, 0, "port") && ctl_is(&cw, 1, "add"))
 		return req->verb = VSW_CTL_PORT_ADD,
-		       spec_words(w + i + 2, n - i - 2, &req->spec, err, errlen);
-	else if (IS(0, "port") && IS(1, "del")) {
+		       spec_words(cw.w + cw.first + 2, cw.n - cw.first - 2, &req->spec, err,
+				  errlen);
+	else if (ctl_is(&cw, 0, "port") && ctl_is(&cw, 1, "del")) {
 		req->verb = VSW_CTL_PORT_DEL;
-		if (!ALONE(3) || copy(req->name, sizeof(req->name), w[i + 2]) ||
+		if (!ctl_alone(&cw, 3) || copy(req->name, sizeof(req->name), cw.w[cw.first + 2]) ||
 		    !ctl_word_ok(req->name, "_.-")) {
 			snprintf(err, errlen, "usage: port del NAME");
 			return -1;
 		}
 	} else {
-		snprintf(err, errlen, "unknown request '%.32s' (try: help)", w[i]);
+		snprintf(err, errlen, "unknown request '%.32s' (try: help)", cw.w[cw.first]);
 		return -1;
 	}
-#undef IS
-#undef ALONE
 	return 0;
 }

@@ -8,7 +8,8 @@
 # Targets: ctl (control requests, --segment and size parsers), region
 # (region validation and ring consumption over fuzzed shared memory), qmp
 # (QMP replies as QEMU, or anything on that socket, may send them),
-# vswctl (ivnet-vswitch's control requests and port specifications).
+# vswctl (ivnet-vswitch's control requests and port specifications),
+# ctlserver (the control server's loop, its clients socketpairs).
 set -eu
 src=$1 out=$2 target=$3
 shift 3
@@ -19,7 +20,8 @@ ctl) files="$src/host/ivnetd/ctl_parse.c $src/host/util/ctl_io.c $src/host/ivnet
 region) files="$src/abi/ivnet_layout.c $src/abi/ivnet_ring.c" ;;
 qmp) files="$src/host/placement/qmp.c" ;;
 vswctl) files="$src/host/vswitch/ctl_parse.c $src/host/util/ctl_io.c" ;;
-*) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl)" >&2; exit 2 ;;
+ctlserver) files="$src/host/util/ctl_server.c $src/host/util/ctl_io.c $src/host/util/print.c $src/host/util/unix_socket.c $src/host/util/host_log.c" ;;
+*) echo "run.sh: unknown target $target (ctl, region, qmp, vswctl, ctlserver)" >&2; exit 2 ;;
 esac
 mkdir -p "$out/corpus-$target"
 cp "$src/tests/fuzz/corpus/$target/"* "$out/corpus-$target/" 2>/dev/null || true
