@@ -57,7 +57,7 @@ static int check_params(const struct ivnet_layout_params *p, struct ivnet_layout
 	if (!ivnet_is_pow2_u64(l->slot_size) || l->slot_size < IVNET_SLOT_SIZE_MIN ||
 	    l->slot_size > IVNET_SLOT_SIZE_MAX)
 		return IVNET_LAYOUT_EINVAL;
-	if (l->max_frame < IVNET_FRAME_MIN || l->max_frame > IVNET_FRAME_MAX)
+	if (l->max_frame < IVNET_REGION_FRAME_MIN || l->max_frame > IVNET_FRAME_MAX)
 		return IVNET_LAYOUT_EINVAL;
 	if (!ivnet_is_pow2_u64(*max_slots) || *max_slots > IVNET_SLOTS_MAX)
 		return IVNET_LAYOUT_EINVAL;
@@ -177,7 +177,7 @@ void ivnet_layout_format(void *base, const struct ivnet_layout *l, const char *n
 	} while (0)
 
 int ivnet_layout_from_header(const struct ivnet_region_hdr *h, uint64_t mapped_size,
-			     struct ivnet_layout *out, const char **why)
+			     uint32_t vectors, struct ivnet_layout *out, const char **why)
 {
 	struct ivnet_layout_params p;
 	const char *unused;
@@ -201,7 +201,10 @@ int ivnet_layout_from_header(const struct ivnet_region_hdr *h, uint64_t mapped_s
 	p.slot_size = ivnet_load_relaxed(&h->slot_size);
 	p.max_frame = ivnet_load_relaxed(&h->max_frame);
 	p.max_slots = ivnet_load_relaxed(&h->slot_count);
-	EXPECT(p.region_size <= mapped_size, "region_size");
+	/* The broker sizes the backing to the region: a smaller geometry that
+	 * is consistent in itself still lays rings over other pairs' rings. */
+	EXPECT(p.region_size == mapped_size, "region_size");
+	EXPECT(!vectors || p.vectors == vectors, "vectors");
 	/* A zero would select a default: the header must state every value. */
 	EXPECT(p.vectors && p.slot_size && p.max_frame && p.max_slots, "geometry");
 

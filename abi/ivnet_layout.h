@@ -104,11 +104,15 @@ void ivnet_layout_format(void *base, const struct ivnet_layout *l, const char *n
 
 /*
  * Accept a region header read from shared memory: each field is read once,
- * the layout recomputed from its parameters and compared. mapped_size is the
- * size the reader actually mapped (the BAR or the file): a header that claims
- * more is refused. On failure *why names the first bad field.
+ * the layout recomputed from its parameters and compared. Any peer can
+ * rewrite the header, so the fields a reader can learn from a source it
+ * trusts must agree with it: mapped_size is the size of what it mapped (the
+ * BAR, the fd the broker sent) and must be the header's region_size
+ * exactly; vectors is the doorbell vector count it has (the device's MSI-X
+ * table, the eventfds the broker sent for it), 0 if it cannot know it yet.
+ * On failure *why names the first bad field.
  */
 int ivnet_layout_from_header(const struct ivnet_region_hdr *h, uint64_t mapped_size,
-			     struct ivnet_layout *out, const char **why);
+			     uint32_t vectors, struct ivnet_layout *out, const char **why);
 
 #endif /* IVNET_LAYOUT_H */

@@ -64,6 +64,10 @@
 #define IVNET_FRAME_MAX (65536u + 128u)
 #define IVNET_FRAME_MIN 14u /* an Ethernet header */
 #define IVNET_MTU_MIN 68u   /* the least an IPv4 host must take (RFC 791) */
+#define IVNET_LINK_HLEN 18u /* an Ethernet header and one VLAN tag */
+/* The least max_frame a region may declare: a reader derives its MTU as
+ * max_frame less the link headers, which must leave the smallest MTU. */
+#define IVNET_REGION_FRAME_MIN (IVNET_LINK_HLEN + IVNET_MTU_MIN)
 
 #define IVNET_SLOT_SIZE_MIN 64u
 #define IVNET_SLOT_SIZE_MAX 65536u

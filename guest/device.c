@@ -3,6 +3,7 @@
  * device.c - the ivshmem PCI device: registers, the shared region, MSI-X
  * vectors, and the netdev's life around them.
  */
+#include <linux/delay.h>
 #include <linux/io.h>
 #include <linux/if_vlan.h>
 #include <linux/pci.h>
@@ -16,10 +17,42 @@ void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector)
 	writel((ivpos & 0xffff) << 16 | vector, priv->regs + IVNET_REG_DOORBELL);
 }
 
+/* How often, and how far apart, probe reads a refused header again: the
+ * broker puts back a header a peer rewrote within a tenth of a second. */
+#define IVNET_HDR_TRIES 10
+#define IVNET_HDR_RETRY_MS 100
+
+/* The layout from the header, confirmed against what the device says: the
+ * BAR2 size and its MSI-X table size, which no other peer can rewrite. */
+static int read_layout(struct ivnet_priv *priv)
+{
+	struct pci_dev *pdev = priv->pdev;
+	int vectors = pci_msix_vec_count(pdev);
+	const char *why = NULL;
+	int tries, err = -EPROTO;
+
+	if (vectors < (int)IVNET_VECTORS_MIN) {
+		dev_err(&pdev->dev, "needs MSI-X with %u vectors or more (vectors=N on the device)\n",
+			IVNET_VECTORS_MIN);
+		return -ENODEV;
+	}
+	for (tries = 0; tries < IVNET_HDR_TRIES; tries++) {
+		if (tries)
+			msleep(IVNET_HDR_RETRY_MS);
+		err = ivnet_layout_from_header(priv->shm, priv->shm_size, vectors, &priv->layout,
+					       &why);
+		if (!err)
+			return 0;
+	}
+	dev_err(&pdev->dev,
+		"shared region refused (bad %s; BAR2 %llu bytes, %d vectors): is the server ivnetd, and ready?\n",
+		why ? why : "header", (unsigned long long)priv->shm_size, vectors);
+	return err;
+}
+
 static int map_region(struct ivnet_priv *priv)
 {
 	struct pci_dev *pdev = priv->pdev;
-	const char *why = NULL;
 	int err;
 
 	priv->shm_size = pci_resource_len(pdev, 2);
@@ -33,13 +66,9 @@ static int map_region(struct ivnet_priv *priv)
 		devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), priv->shm_size, MEMREMAP_WB);
 	if (IS_ERR(priv->shm))
 		return PTR_ERR(priv->shm);
-	err = ivnet_layout_from_header(priv->shm, priv->shm_size, &priv->layout, &why);
-	if (err) {
-		dev_err(&pdev->dev,
-			"shared region refused (bad %s): is the server ivnetd, and ready?\n",
-			why ? why : "header");
+	err = read_layout(priv);
+	if (err)
 		return err;
-	}
 	priv->ivpos = readl(priv->regs + IVNET_REG_IVPOSITION);
 	err = ivnet_find_slot(priv->shm, &priv->layout, priv->ivpos);
 	if (err < 0) {
@@ -47,8 +76,6 @@ static int map_region(struct ivnet_priv *priv)
 		return -EPROTO;
 	}
 	priv->self = err;
-	if (priv->layout.vectors < IVNET_VECTORS_MIN)
-		return -EPROTO;
 	return 0;
 }
 
@@ -143,7 +170,9 @@ int ivnet_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 		err = setup_peers(priv);
 	if (err)
 		goto err_free;
-	dev->max_mtu = min_t(u32, 65535, priv->layout.max_frame - ETH_HLEN - VLAN_HLEN);
+	/* the layout keeps max_frame at or above IVNET_REGION_FRAME_MIN */
+	BUILD_BUG_ON(IVNET_LINK_HLEN != ETH_HLEN + VLAN_HLEN);
+	dev->max_mtu = min_t(u32, 65535, priv->layout.max_frame - IVNET_LINK_HLEN);
 	set_mac(priv);
 	err = setup_irqs(priv);
 	if (err)

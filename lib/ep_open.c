@@ -7,6 +7,7 @@
 #include "ep_internal.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -17,6 +18,7 @@
 #include "ivshmem_proto.h"
 
 #define SETUP_TIMEOUT_S 5
+#define SETUP_QUIET_MS 100
 
 static int recv_setup(struct ivnet_ep *ep, int64_t *v, int *fd, char *err)
 {
@@ -89,25 +91,49 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 		close(fd);
 		return ret;
 	}
-	/* the broker put us in the table before it sent the setup */
-	ret = ivnet_find_slot(ep->region.base, &ep->region.layout, ep->ivpos);
+	return 0;
+}
+
+/* Once the layout is confirmed: the broker put us in the table before it
+ * sent the setup. */
+static int find_self(struct ivnet_ep *ep, char *err)
+{
+	int ret = ivnet_find_slot(ep->region.base, &ep->region.layout, ep->ivpos);
+
 	if (ret < 0)
 		return ivnet_fail(err, EPROTO, "ivshmem id %u has no entry in the peer table",
 				  ep->ivpos);
 	ep->id = (uint32_t)ret;
-	ep->vectors = ep->region.layout.vectors;
 	return 0;
 }
 
-/* Steps 4-5: everyone's eventfds, ours last. */
+/* A wait for a setup message that may not come: 1 if one is there. */
+static int setup_more(struct ivnet_ep *ep, int ms)
+{
+	struct pollfd pfd = {.fd = ep->sock, .events = POLLIN};
+
+	return poll(&pfd, 1, ms) > 0;
+}
+
+/*
+ * Steps 4-5: everyone's eventfds, ours last. Our count is the one the
+ * broker sent, never the header's alone (any peer can rewrite that): if the
+ * header asks for more than came, the broker, which sends the whole setup
+ * at once, sent all it meant to once the socket stays quiet. The header
+ * must then agree with the count.
+ */
 static int setup_vectors(struct ivnet_ep *ep, char *err)
 {
+	const struct ivnet_region_hdr *h = ivnet_region_hdr(&ep->region);
 	struct ep_vectors *own = NULL;
 
-	while (!own || own->n < ep->vectors) {
+	ep->vectors = IVNET_VECTORS_MAX; /* what ep_take_message takes meanwhile */
+	while (!own || own->n < ivnet_load_relaxed(&h->vectors)) {
 		int64_t v;
 		int fd, ret;
 
+		if (own && own->n >= IVNET_VECTORS_MIN && !setup_more(ep, SETUP_QUIET_MS))
+			break;
 		ret = recv_setup(ep, &v, &fd, err);
 		if (ret)
 			return ret;
@@ -116,7 +142,8 @@ static int setup_vectors(struct ivnet_ep *ep, char *err)
 					  (long long)v);
 		own = ep_vectors_of(ep, ep->ivpos);
 	}
-	return 0;
+	ep->vectors = own->n;
+	return ivnet_region_confirm(&ep->region, own->n, err);
 }
 
 static int setup_rings(struct ivnet_ep *ep, char *err)
@@ -161,6 +188,7 @@ static int setup_poll(struct ivnet_ep *ep, char *err)
 /* The options against the region's geometry; 0 MTU means the largest. */
 static int check_opts(struct ivnet_ep *ep, const struct ivnet_ep_opts *o, char *err)
 {
+	/* the layout keeps max_frame at or above IVNET_REGION_FRAME_MIN */
 	uint32_t max_mtu = ep->region.layout.max_frame - IVNET_FRAME_MIN;
 
 	ep->opts = *o;
@@ -195,14 +223,17 @@ int ivnet_ep_open_opts(const char *socket_path, const struct ivnet_ep_opts *opts
 	ep->mode = IVNET_WAIT_ADAPTIVE;
 	ep->spin_us = 50;
 	ep->last_dst = -1;
+	ep->id = IVNET_PEERS_MAX; /* none yet: ivnet_ep_close leaves the table alone */
 	ep->update_pending = 1; /* compute the joined set on first use */
 	ret = connect_broker(ep, socket_path, err);
 	if (!ret)
 		ret = setup_region(ep, err);
 	if (!ret)
-		ret = check_opts(ep, opts, err);
-	if (!ret)
 		ret = setup_vectors(ep, err);
+	if (!ret)
+		ret = find_self(ep, err);
+	if (!ret)
+		ret = check_opts(ep, opts, err);
 	if (!ret)
 		ret = setup_rings(ep, err);
 	if (!ret)

@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char *backing_name(enum ivnet_backing b)
@@ -142,10 +143,34 @@ err_close:
 	return ret;
 }
 
+/* How long a reader gives the broker to put back a header a peer rewrote
+ * (it does every IVNETD_RESTORE_MS) before it refuses the region. */
+#define HDR_RETRY_MS 1000
+#define HDR_RETRY_STEP_MS 10
+
+int ivnet_region_confirm(struct ivnet_region *r, uint32_t vectors, char err[IVNET_ERRLEN])
+{
+	const struct timespec step = {.tv_nsec = HDR_RETRY_STEP_MS * 1000000L};
+	const char *why = NULL;
+	int ret, waited;
+
+	for (waited = 0;; waited += HDR_RETRY_STEP_MS) {
+		ret = ivnet_layout_from_header(r->base, r->size, vectors, &r->layout, &why);
+		if (!ret || waited >= HDR_RETRY_MS)
+			break;
+		nanosleep(&step, NULL);
+	}
+	if (ret)
+		return ivnet_fail(err, -ret,
+				  "region header rejected: bad %s (mapped %" PRIu64
+				  " bytes, %u vectors from the broker)",
+				  why, r->size, vectors);
+	return 0;
+}
+
 int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN])
 {
 	struct stat st;
-	const char *why;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
@@ -160,11 +185,11 @@ int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN
 	ret = map_fd(fd, r->size, &r->base, err);
 	if (ret)
 		return ret;
-	ret = ivnet_layout_from_header(r->base, r->size, &r->layout, &why);
+	ret = ivnet_region_confirm(r, 0, err);
 	if (ret) {
 		munmap(r->base, r->size);
 		r->base = NULL;
-		return ivnet_fail(err, -ret, "region header rejected: bad %s", why);
+		return ret;
 	}
 	r->fd = fd;
 	return 0;

@@ -59,6 +59,15 @@ int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *
  * validate its header. The fd is kept (and closed by ivnet_region_close). */
 int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN]);
 
+/*
+ * Validate the header again (into r->layout) against what we know without
+ * it: the size we mapped and, if not 0, the vectors we were sent. A header
+ * that disagrees is read again for up to a second, the broker restoring
+ * what a peer rewrote, before it is refused naming the field. attach_fd
+ * calls it with vectors 0.
+ */
+int ivnet_region_confirm(struct ivnet_region *r, uint32_t vectors, char err[IVNET_ERRLEN]);
+
 /* Open a formatted POSIX shm object or file by path and attach it. */
 int ivnet_region_open(enum ivnet_backing backing, const char *path, struct ivnet_region *r,
 		      char err[IVNET_ERRLEN]);

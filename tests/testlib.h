@@ -101,7 +101,7 @@ static inline void *t_region_mem(struct ivnet_layout *l, uint64_t size, uint32_t
 	CHECK(base);
 	memset(base, 0xa5, size); /* formatting must not rely on zeroed memory */
 	ivnet_layout_format(base, l, "test", 1);
-	CHECK_EQ(ivnet_layout_from_header(base, size, l, &why), 0);
+	CHECK_EQ(ivnet_layout_from_header(base, size, 0, l, &why), 0);
 	return base;
 }
 

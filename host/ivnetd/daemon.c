@@ -180,6 +180,11 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 	n = epoll_wait(d->epfd, ev, 32, timeout_ms);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	/* on every wake-up, at least each IVNETD_RESTORE_MS (ivnetd_run):
+	 * a newcomer that read a rewritten header retries until then */
+	ivnetd_guard_all(d);
+	for (i = 0; i < d->nseg; i++)
+		ivnetd_segment_restore_header(&d->seg[i]);
 	for (i = 0; i < n; i++) {
 		struct ivnetd_watch *w = ev[i].data.ptr;
 
@@ -213,7 +218,7 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 int ivnetd_run(struct ivnetd *d)
 {
 	while (!d->quit) {
-		int err = ivnetd_run_once(d, -1);
+		int err = ivnetd_run_once(d, IVNETD_RESTORE_MS);
 
 		if (err < 0) {
 			ivnetd_log(d, "error epoll: %s", strerror(-err));

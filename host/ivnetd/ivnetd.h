@@ -127,6 +127,7 @@ struct ivnetd_segment {
 	/* guard.c: an access to the region faulted (it was truncated); the
 	 * range is mapped to anonymous pages until the next guard check */
 	volatile sig_atomic_t faulted;
+	int hdr_tampered; /* the header was found rewritten, and not yet found whole */
 };
 
 struct ivnetd {
@@ -173,6 +174,9 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 			 const struct ivnetd_segment_config *cfg);
 void ivnetd_segment_stop(struct ivnetd_segment *s);
 void ivnetd_segment_accept(struct ivnetd_segment *s);
+/* How often, at most, the loop puts back a region header a peer rewrote. */
+#define IVNETD_RESTORE_MS 100
+void ivnetd_segment_restore_header(struct ivnetd_segment *s);
 void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events);
 
 /*

@@ -103,21 +103,25 @@ static void reap(struct ivnetd_segment *s)
 }
 
 /*
- * Every peer can write the header. Before a new peer maps the region and
- * derives its layout from it, put back the fields we wrote (all but
- * table_gen), so that a peer cannot mislead the next one about where the
- * rings are.
+ * Every peer can write the header. Put back the fields we wrote (all but
+ * table_gen) before a new peer maps the region and derives its layout from
+ * it, and every IVNETD_RESTORE_MS, so that a peer cannot mislead the next
+ * one about where the rings are nor make it wait for vectors that never
+ * come. One log line per episode: a peer that keeps rewriting is told once.
  */
-static void restore_header(struct ivnetd_segment *s)
+void ivnetd_segment_restore_header(struct ivnetd_segment *s)
 {
 	uint8_t *h = s->region.base, *c = (uint8_t *)&s->hdr;
 	size_t gen = offsetof(struct ivnet_region_hdr, table_gen);
 	size_t rest = offsetof(struct ivnet_region_hdr, name);
 
-	if (memcmp(h, c, gen) == 0 && memcmp(h + rest, c + rest, sizeof(s->hdr) - rest) == 0)
+	if (memcmp(h, c, gen) == 0 && memcmp(h + rest, c + rest, sizeof(s->hdr) - rest) == 0) {
+		s->hdr_tampered = 0;
 		return;
-	ivnetd_log(s->d, "tamper segment=%s region header rewritten by a peer: restored",
-		   s->cfg.name);
+	}
+	if (!s->hdr_tampered)
+		ivnetd_log(s->d, "tamper segment=%s header rewritten: restored", s->cfg.name);
+	s->hdr_tampered = 1;
 	memcpy(h + rest, c + rest, sizeof(s->hdr) - rest);
 	memcpy(h, c, gen);
 }
@@ -220,7 +224,7 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 	p = peer_new(s, fd);
 	if (!p)
 		return;
-	restore_header(s);
+	ivnetd_segment_restore_header(s);
 	if (peer_creds(fd, p))
 		return refuse(s, p, &s->n.refused_error, "no-credentials");
 	if (!ivnetd_peer_allowed(&s->cfg, p->uid, p->gid))

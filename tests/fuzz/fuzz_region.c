@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		consume(&rx, &good);
 		return 0;
 	}
-	if (ivnet_layout_from_header((const struct ivnet_region_hdr *)base, SIZE, &l, &why))
+	if (ivnet_layout_from_header((const struct ivnet_region_hdr *)base, SIZE, 0, &l, &why))
 		return 0;
 	if (l.used_size > SIZE || ivnet_ring_attach_rx(&rx, base, &l, 0, 1) ||
 	    ivnet_ring_attach_tx(&tx, base, &l, 1, 0))

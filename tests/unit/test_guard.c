@@ -105,7 +105,7 @@ int main(void)
 	CHECK_EQ((uint64_t)st.st_size, size);
 	view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->region.fd, 0);
 	CHECK(view != MAP_FAILED);
-	CHECK_EQ(ivnet_layout_from_header((const void *)view, size, &l, &why), 0);
+	CHECK_EQ(ivnet_layout_from_header((const void *)view, size, 0, &l, &why), 0);
 	p[size - 1] = 0xa5; /* the broker's mapping is the shared one again */
 	CHECK_EQ(view[size - 1], 0xa5);
 	munmap(view, size);

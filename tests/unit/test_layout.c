@@ -174,16 +174,16 @@ static void test_header_validation(void)
 	const char *why;
 	size_t off;
 
-	CHECK_EQ(ivnet_layout_from_header(h, size, &got, &why), 0);
+	CHECK_EQ(ivnet_layout_from_header(h, size, 0, &got, &why), 0);
 	CHECK(memcmp(&got, &l, sizeof(l)) == 0);
 
 	/* claiming more than is mapped */
-	CHECK(ivnet_layout_from_header(h, size / 2, &got, &why) != 0);
+	CHECK(ivnet_layout_from_header(h, size / 2, 0, &got, &why) != 0);
 	CHECK(strcmp(why, "region_size") == 0);
 
 	for (off = 0; off < offsetof(struct ivnet_region_hdr, segment_id); off++) {
 		base[off] ^= 0x40;
-		if (ivnet_layout_from_header(h, size, &got, &why) == 0) {
+		if (ivnet_layout_from_header(h, size, 0, &got, &why) == 0) {
 			fprintf(stderr, "flipped header byte %zu accepted\n", off);
 			exit(1);
 		}
@@ -192,17 +192,65 @@ static void test_header_validation(void)
 	}
 	/* not yet formatted */
 	h->state = IVNET_REGION_FORMATTING;
-	CHECK(ivnet_layout_from_header(h, size, &got, &why) != 0);
+	CHECK(ivnet_layout_from_header(h, size, 0, &got, &why) != 0);
 	CHECK(strcmp(why, "state") == 0);
 	*h = saved;
 	/* a consistent header for a different slot count than the size allows */
 	h->slot_count *= 2;
-	CHECK(ivnet_layout_from_header(h, size, &got, &why) != 0);
+	CHECK(ivnet_layout_from_header(h, size, 0, &got, &why) != 0);
 	*h = saved;
 	/* the name and id are free-form */
 	memset(h->name, 'x', sizeof(h->name));
 	h->segment_id = ~0ULL;
-	CHECK_EQ(ivnet_layout_from_header(h, size, &got, &why), 0);
+	CHECK_EQ(ivnet_layout_from_header(h, size, 0, &got, &why), 0);
+	free(base);
+}
+
+/*
+ * Issue 14, finding 4: a peer rewrote the header between the broker's format
+ * and a newcomer's map. What the reader learnt from a trusted source (the
+ * size it mapped, the vectors it has) must match, and max_frame must leave
+ * the smallest MTU after the link headers.
+ */
+static void test_header_trusted(void)
+{
+	struct ivnet_layout l, got, half;
+	uint64_t size = 1ULL << 22;
+	uint8_t *base = t_region_mem(&l, size, 3);
+	struct ivnet_region_hdr *h = (struct ivnet_region_hdr *)base;
+	struct ivnet_region_hdr saved = *h;
+	struct ivnet_layout_params p = {.region_size = size / 2, .max_peers = 3};
+	const char *why = NULL;
+	uint32_t frame;
+
+	CHECK_EQ(ivnet_layout_from_header(h, size, l.vectors, &got, &why), 0);
+
+	/* a smaller geometry, consistent in itself, over the mapped size */
+	CHECK_EQ(ivnet_layout_compute(&p, &half), 0);
+	ivnet_layout_format(base, &half, "test", 1);
+	CHECK(ivnet_layout_from_header(h, size, l.vectors, &got, &why) != 0);
+	CHECK(why && strcmp(why, "region_size") == 0);
+	*h = saved;
+
+	/* a vector count the reader does not have */
+	h->vectors = l.vectors + 1;
+	CHECK(ivnet_layout_from_header(h, size, l.vectors, &got, &why) != 0);
+	CHECK(why && strcmp(why, "vectors") == 0);
+	*h = saved;
+
+	/* max_frame that would leave a reader less than the smallest MTU */
+	for (frame = IVNET_FRAME_MIN; frame < IVNET_REGION_FRAME_MIN; frame++) {
+		h->max_frame = frame;
+		if (ivnet_layout_from_header(h, size, l.vectors, &got, &why) == 0) {
+			fprintf(stderr, "max_frame %u accepted (mtu below %u)\n", frame,
+				IVNET_MTU_MIN);
+			exit(1);
+		}
+		*h = saved;
+	}
+	p.region_size = size;
+	p.max_frame = IVNET_REGION_FRAME_MIN - 1;
+	CHECK_EQ(ivnet_layout_compute(&p, &half), IVNET_LAYOUT_EINVAL);
 	free(base);
 }
 
@@ -213,6 +261,7 @@ int main(void)
 	test_geometry_options();
 	test_bad_params();
 	test_header_validation();
+	test_header_trusted();
 	printf("test_layout: ok\n");
 	return 0;
 }
