@@ -6,7 +6,6 @@ ivnetctl -j for what the broker says.
 
 usage: test_broker.py IVNETD IVNETCTL EP_TOOL
 """
-import array
 import json
 import os
 import queue
@@ -107,21 +106,8 @@ class Endpoint:
 # ------------------------------------------------------- raw protocol client
 
 def recv_msg(sock, timeout=5):
-    """One protocol message: (value, fd or None); raw bytes length checked."""
-    sock.settimeout(timeout)
-    fds = array.array("i")
-    data, anc, flags, _ = sock.recvmsg(8, socket.CMSG_LEN(4 * fds.itemsize))
-    if len(data) != 8:
-        raise EOFError(f"short message: {data!r}")
-    fd = None
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    if len(fds) > 1:
-        raise ValueError("more than one fd in a message")
-    if fds:
-        fd = fds[0]
-    return struct.unpack("<q", data)[0], fd
+    """One protocol message: (value, fd or None), within timeout seconds."""
+    return ivtest.ivshmem_msg(sock, timeout)
 
 
 class RawClient:

@@ -17,7 +17,6 @@ once, and two fresh endpoints join and exchange verified frames.
 
 usage: test_header.py IVNETD IVNETCTL EP_TOOL
 """
-import array
 import json
 import mmap
 import os
@@ -45,14 +44,6 @@ def Broker(name, *extra, **kw):
     return ivtest.Broker(IVNETD, IVNETCTL, TMP, name, *extra, **kw)
 
 
-def recv_msg(sock):
-    fds = array.array("i")
-    data, anc, _, _ = sock.recvmsg(8, socket.CMSG_LEN(4 * fds.itemsize))
-    expect(len(data) == 8, f"short message: {data!r}")
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    return struct.unpack("<q", data)[0], (fds[0] if fds else None)
 
 
 class RawClient:
@@ -63,7 +54,7 @@ class RawClient:
         self.sock.settimeout(10)
         self.sock.connect(broker.sock)
         for _ in range(3):
-            v, fd = recv_msg(self.sock)
+            v, fd = ivtest.ivshmem_msg(self.sock)
         expect(v == -1 and fd is not None, f"third message: {v} {fd}")
         self.mm = mmap.mmap(fd, os.fstat(fd).st_size)
         os.close(fd)

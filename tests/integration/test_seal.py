@@ -19,7 +19,6 @@ range faults (the broker's, the other QEMUs'). So:
 usage: test_seal.py IVNETD IVNETCTL EP_TOOL [PART...]
 (parts: refusals memfd shm dir hugepages hugetlbfs; default all)
 """
-import array
 import errno
 import fcntl
 import json
@@ -27,7 +26,6 @@ import os
 import queue
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -50,15 +48,6 @@ def Broker(name, *extra, **kw):
     return ivtest.Broker(IVNETD, IVNETCTL, TMP, name, *extra, **kw)
 
 
-def recv_msg(sock):
-    """One protocol message: (value, fd or None)."""
-    fds = array.array("i")
-    data, anc, _, _ = sock.recvmsg(8, socket.CMSG_LEN(4 * fds.itemsize))
-    expect(len(data) == 8, f"short message: {data!r}")
-    for level, kind, payload in anc:
-        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
-    return struct.unpack("<q", data)[0], (fds[0] if fds else None)
 
 
 class RawClient:
@@ -71,7 +60,7 @@ class RawClient:
         self.sock.connect(broker.sock)
         self.fds = []
         for want in ("version", "id", "region"):
-            v, fd = recv_msg(self.sock)
+            v, fd = ivtest.ivshmem_msg(self.sock)
             if fd is not None:
                 self.fds.append(fd)
             if want == "region":

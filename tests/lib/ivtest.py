@@ -18,10 +18,13 @@ Anything else (a bug in a script) ends in Python's traceback, exit 1.
 - Broker: a real ivnetd on a socket in a work directory, asked through
   ivnetctl, stopped with SIGTERM and checked for a clean exit
 """
+import array
 import contextlib
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -334,3 +337,21 @@ class Broker:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+
+
+def ivshmem_msg(sock, timeout=None):
+    """One message of the ivshmem-server protocol (8 bytes, little-endian,
+    at most one fd): (value, fd or None). A short read raises EOFError (the
+    server closed), a message with more than one fd ValueError."""
+    if timeout is not None:
+        sock.settimeout(timeout)
+    fds = array.array("i")
+    data, anc, _, _ = sock.recvmsg(8, socket.CMSG_LEN(4 * fds.itemsize))
+    if len(data) != 8:
+        raise EOFError(f"short message: {data!r}")
+    for level, kind, payload in anc:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+    if len(fds) > 1:
+        raise ValueError("more than one fd in a message")
+    return struct.unpack("<q", data)[0], (fds[0] if fds else None)
