@@ -81,6 +81,33 @@ static int map_fd(int fd, uint64_t size, void **base, char *err)
 	return 0;
 }
 
+/*
+ * Why the layout refused the parameters, with the values it used (a 0 in
+ * the parameters means the default, which is what the operator must see).
+ */
+static int bad_params(const struct ivnet_layout_params *p, const struct ivnet_layout *l,
+		      char err[IVNET_ERRLEN])
+{
+	uint32_t cap = p->max_slots ? p->max_slots : IVNET_SLOTS_DEFAULT_CAP, min = 0;
+	struct ivnet_layout_params q = *p;
+	struct ivnet_layout with_min;
+
+	if (l->slot_size && l->max_frame)
+		min = ivnet_layout_min_slots(l->slot_size, l->max_frame);
+	q.max_slots = min;
+	/* the slot cap alone is at fault if the minimum would have done */
+	if (cap < min && ivnet_layout_compute(&q, &with_min) != IVNET_LAYOUT_EINVAL)
+		return ivnet_fail(err, EINVAL,
+				  "%u slots per ring are too few: a ring must hold two frames of "
+				  "up to %u bytes in slots of %u bytes (at least %u slots)",
+				  cap, l->max_frame, l->slot_size, min);
+	return ivnet_fail(err, EINVAL,
+			  "bad layout parameters: size %" PRIu64 " (power of two?), %u peers "
+			  "(%u..%u), %u vectors, slot size %u, max frame %u, %u slots per ring",
+			  p->region_size, p->max_peers, IVNET_PEERS_MIN, IVNET_PEERS_MAX,
+			  l->vectors, l->slot_size, l->max_frame, cap);
+}
+
 int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *r,
 			char err[IVNET_ERRLEN])
 {
@@ -97,13 +124,7 @@ int ivnet_region_create(const struct ivnet_region_opts *o, struct ivnet_region *
 				  o->params.region_size, o->params.max_peers,
 				  ivnet_layout_min_region(&o->params));
 	if (ret)
-		return ivnet_fail(err, EINVAL,
-				  "bad layout parameters: size %" PRIu64
-				  " (power of two?), %u peers "
-				  "(%u..%u), %u vectors, slot size %u, max frame %u",
-				  o->params.region_size, o->params.max_peers, IVNET_PEERS_MIN,
-				  IVNET_PEERS_MAX, o->params.vectors, o->params.slot_size,
-				  o->params.max_frame);
+		return bad_params(&o->params, &r->layout, err);
 	r->size = o->params.region_size;
 	ret = open_backing(o, err);
 	if (ret < 0)

@@ -124,6 +124,19 @@ static void test_refusals(void)
 	CHECK_EQ(ivnet_region_create(&o, &r, err), -ENOSPC);
 	CHECK(strstr(err, "too small for 64 peers (needs"));
 
+	/* defaults (0) are reported as the values used, and a slot cap below
+	 * what a ring needs for its largest frames is named as the cause */
+	o = opts(IVNET_BACKING_MEMFD, "x", 1ULL << 30, 64);
+	o.params.max_slots = 64;
+	CHECK_EQ(ivnet_region_create(&o, &r, err), -EINVAL);
+	CHECK(strstr(err, "64 slots per ring are too few"));
+	CHECK(strstr(err, "slots of 2048 bytes"));
+	o = opts(IVNET_BACKING_MEMFD, "x", 1ULL << 20, 2);
+	o.params.vectors = 1;
+	CHECK_EQ(ivnet_region_create(&o, &r, err), -EINVAL);
+	CHECK(strstr(err, "1 vectors"));
+	CHECK(strstr(err, "slot size 2048"));
+
 	/* a file of the right size full of garbage */
 	fd = mkstemp(path);
 	CHECK(fd >= 0);
