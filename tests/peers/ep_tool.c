@@ -29,6 +29,8 @@
 
 #include <ivnet/ivnet.h>
 
+#include "peer_clock.h"
+
 #include "ivnet_region.h"
 
 #define HDR 14
@@ -41,22 +43,7 @@ struct stream {
 	int started;
 };
 
-static volatile sig_atomic_t stop;
 static uint8_t txbuf[BURST][IVNET_FRAME_MAX], rxbuf[32][IVNET_FRAME_MAX];
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static uint8_t pattern(uint64_t seq, uint32_t i)
 {
@@ -199,8 +186,7 @@ int main(int argc, char **argv)
 				"[--seconds S]\n");
 		return 2;
 	}
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
+	peer_stop_on_signals();
 	if (ivnet_ep_open(argv[optind], &ep, err)) {
 		printf("{\"event\":\"error\",\"what\":\"open: %s\"}\n", err);
 		return 1;

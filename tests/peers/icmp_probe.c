@@ -24,6 +24,8 @@
 
 #include <ivnet/ivnet.h>
 
+#include "peer_clock.h"
+
 #define ETH_HDR 14
 #define IP_HDR 20
 #define ICMP_HDR 8
@@ -47,14 +49,6 @@ static void usage(void)
 	fprintf(stderr, "usage: icmp_probe SOCKET --peer ID --to IP --from IP --size BYTES "
 			"[--count N] [--wait S]\n");
 	exit(2);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static uint16_t csum(const uint8_t *p, size_t n)
@@ -186,9 +180,12 @@ static int peer_mac(struct probe *pr)
 static void parse(int argc, char **argv, struct probe *pr)
 {
 	static const struct option opts[] = {
-		{"peer", required_argument, NULL, 'p'}, {"to", required_argument, NULL, 't'},
-		{"from", required_argument, NULL, 'f'}, {"size", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'c'}, {"wait", required_argument, NULL, 'w'},
+		{"peer", required_argument, NULL, 'p'},
+		{"to", required_argument, NULL, 't'},
+		{"from", required_argument, NULL, 'f'},
+		{"size", required_argument, NULL, 's'},
+		{"count", required_argument, NULL, 'c'},
+		{"wait", required_argument, NULL, 'w'},
 		{NULL, 0, NULL, 0},
 	};
 	int c, have = 0;

@@ -58,6 +58,8 @@
 
 #include <ivnet/ivnet.h>
 
+#include "peer_clock.h"
+
 #include "ep_internal.h" /* ep_ring(): a doorbell whether the target armed or not */
 #include "ivnet_region.h"
 #include "ivnet_ring.h"
@@ -119,23 +121,8 @@ struct hostile {
 	uint64_t rx_drained;
 };
 
-static volatile sig_atomic_t stop;
 static uint8_t frame_buf[BURST][IVNET_FRAME_MAX];
 static uint8_t rx_buf[32][IVNET_FRAME_MAX];
-
-static void on_term(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* ---------------------------------------------------------------- random */
 
@@ -977,8 +964,7 @@ int main(int argc, char **argv)
 		seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)getpid();
 	h.rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 
-	signal(SIGTERM, on_term);
-	signal(SIGINT, on_term);
+	peer_stop_on_signals();
 	if (ivnet_ep_open(argv[optind], &h.ep, err)) {
 		fprintf(stderr, "ivnet-hostile: %s\n", err);
 		return 1;
