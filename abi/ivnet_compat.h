@@ -28,6 +28,10 @@
 #define ivnet_load_acquire(p) virt_load_acquire(p)
 #define ivnet_store_release(p, v) virt_store_release((p), (v))
 #define ivnet_mb() virt_mb()
+/* loads before it are ordered before loads after it (a seqlock reader) */
+#define ivnet_fence_acquire() virt_rmb()
+/* stores before it are ordered before stores after it (a seqlock writer) */
+#define ivnet_fence_release() virt_wmb()
 #define ivnet_likely(x) likely(x)
 #define ivnet_unlikely(x) unlikely(x)
 #define ivnet_prefetch(p) prefetch(p)
@@ -44,6 +48,8 @@
 #define ivnet_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define ivnet_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define ivnet_mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define ivnet_fence_acquire() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define ivnet_fence_release() __atomic_thread_fence(__ATOMIC_RELEASE)
 #define ivnet_likely(x) __builtin_expect(!!(x), 1)
 #define ivnet_unlikely(x) __builtin_expect(!!(x), 0)
 #define ivnet_prefetch(p) __builtin_prefetch(p)

@@ -185,6 +185,56 @@ struct ivnet_peer {
 	struct ivnet_peer_link link;   /* cache line 1: the peer writes */
 };
 
+/* ---------------------------------------------------------- admin region */
+
+/*
+ * The admin region: the broker's word, private to one peer.
+ *
+ * Every peer maps the segment's region read/write, so nothing another peer
+ * may write there can be trusted: not the header, not the broker's half of
+ * the peer table (MACs, the uplink flag, ivpos). The admin region is where
+ * the broker vouches for them. The broker serves it on a second ivshmem
+ * socket beside the segment's (by default the segment socket's path with
+ * ".admin" appended); each connection gets a region of its own (a sealed
+ * memfd that only the broker and that one peer map), so a peer can spoil
+ * only its own copy. A guest sees it as a second ivshmem-doorbell device,
+ * libivnet as a second connection.
+ *
+ *   0x0000              struct ivnet_admin_hdr (one 4 KiB page), holding a
+ *                       copy of the segment's header as the broker formatted it
+ *   IVNET_ADMIN_PEERS_OFF struct ivnet_peer_admin[segment.max_peers]: the
+ *                       broker's half of every peer entry
+ *
+ * The broker writes it as a sequence lock: seq odd (relaxed), a release
+ * fence, the copies, then seq even (release). A reader loads seq (acquire),
+ * retries while it is odd, copies what it needs, issues an acquire fence
+ * and reloads seq: a changed seq means a torn copy, to be retried (a bounded
+ * number of times: the peer itself could keep its own copy moving).
+ * abi/ivnet_admin.h implements both sides.
+ *
+ * Readers match the segment by segment_id and then take from here, and only
+ * from here, the geometry (which the segment's header must then equal) and
+ * each entry's state, epoch, mac, flags and ivpos. The segment's table keeps
+ * the broker's half as a hint for older readers; the broker re-asserts it.
+ */
+#define IVNET_ADMIN_MAGIC 0x4d444154454e5649ULL /* "IVNETADM" as little-endian bytes */
+#define IVNET_ADMIN_SIZE 16384u			/* a power of two, like every BAR2 */
+#define IVNET_ADMIN_PEERS_OFF 4096u
+#define IVNET_ADMIN_SUFFIX ".admin"
+
+struct ivnet_admin_hdr {
+	uint64_t magic;	      /* IVNET_ADMIN_MAGIC */
+	uint32_t version;     /* IVNET_LAYOUT_VERSION */
+	uint32_t hdr_size;    /* sizeof(struct ivnet_admin_hdr) */
+	uint64_t region_size; /* IVNET_ADMIN_SIZE */
+	uint32_t state;	      /* IVNET_REGION_READY (release) once the first copy is complete */
+	uint32_t seq;	      /* sequence lock: odd while the broker writes */
+	uint64_t peers_off;   /* IVNET_ADMIN_PEERS_OFF */
+	uint8_t reserved0[24];
+	struct ivnet_region_hdr segment; /* the segment's header as formatted */
+	uint8_t reserved[IVNET_PAGE - 0x40 - sizeof(struct ivnet_region_hdr)];
+};
+
 /* ------------------------------------------------------------------ rings */
 
 /*
@@ -340,5 +390,18 @@ IVNET_ASSERT_OFF(ivnet_desc, csum_start, 0xc);
 IVNET_ASSERT_OFF(ivnet_desc, csum_offset, 0xe);
 _Static_assert(sizeof(struct ivnet_desc) == 16, "descriptor size");
 _Static_assert(IVNET_CACHELINE % sizeof(struct ivnet_desc) == 0, "descriptors pack lines");
+
+IVNET_ASSERT_OFF(ivnet_admin_hdr, magic, 0x00);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, version, 0x08);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, hdr_size, 0x0c);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, region_size, 0x10);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, state, 0x18);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, seq, 0x1c);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, peers_off, 0x20);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, segment, 0x40);
+_Static_assert(sizeof(struct ivnet_admin_hdr) == IVNET_ADMIN_PEERS_OFF, "admin header page");
+_Static_assert(IVNET_ADMIN_PEERS_OFF + IVNET_PEERS_MAX * sizeof(struct ivnet_peer_admin) <=
+		       IVNET_ADMIN_SIZE,
+	       "admin region holds every entry");
 
 #endif /* IVNET_SHM_H */
