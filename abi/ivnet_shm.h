@@ -212,15 +212,18 @@ struct ivnet_peer {
  * number of times: the peer itself could keep its own copy moving).
  * abi/ivnet_admin.h implements both sides.
  *
- * Readers match the segment by segment_id and then take from here, and only
- * from here, the geometry (which the segment's header must then equal) and
- * each entry's state, epoch, mac, flags and ivpos. The segment's table keeps
+ * A guest pairs its admin device with the segment device whose IVPosition
+ * is self_ivpos (segment_id breaks a tie between segments). Readers then take
+ * from here, and only from here, the geometry and each entry's state, epoch,
+ * mac, flags and ivpos; the segment's own header is not needed again (a
+ * peer rewriting it changes nothing). The segment's table keeps
  * the broker's half as a hint for older readers; the broker re-asserts it.
  */
 #define IVNET_ADMIN_MAGIC 0x4d444154454e5649ULL /* "IVNETADM" as little-endian bytes */
 #define IVNET_ADMIN_SIZE 16384u			/* a power of two, like every BAR2 */
 #define IVNET_ADMIN_PEERS_OFF 4096u
 #define IVNET_ADMIN_SUFFIX ".admin"
+#define IVNET_ADMIN_NO_IVPOS 0xffffffffu
 
 struct ivnet_admin_hdr {
 	uint64_t magic;	      /* IVNET_ADMIN_MAGIC */
@@ -230,7 +233,14 @@ struct ivnet_admin_hdr {
 	uint32_t state;	      /* IVNET_REGION_READY (release) once the first copy is complete */
 	uint32_t seq;	      /* sequence lock: odd while the broker writes */
 	uint64_t peers_off;   /* IVNET_ADMIN_PEERS_OFF */
-	uint8_t reserved0[24];
+	/*
+	 * The ivshmem id the broker gave, on the segment's socket, to the same
+	 * process (SO_PEERCRED pid) that holds this admin connection, or
+	 * IVNET_ADMIN_NO_IVPOS while that process has not joined. A guest pairs
+	 * its admin device with the segment device whose IVPosition this is.
+	 */
+	uint32_t self_ivpos;
+	uint8_t reserved0[20];
 	struct ivnet_region_hdr segment; /* the segment's header as formatted */
 	uint8_t reserved[IVNET_PAGE - 0x40 - sizeof(struct ivnet_region_hdr)];
 };
@@ -398,6 +408,7 @@ IVNET_ASSERT_OFF(ivnet_admin_hdr, region_size, 0x10);
 IVNET_ASSERT_OFF(ivnet_admin_hdr, state, 0x18);
 IVNET_ASSERT_OFF(ivnet_admin_hdr, seq, 0x1c);
 IVNET_ASSERT_OFF(ivnet_admin_hdr, peers_off, 0x20);
+IVNET_ASSERT_OFF(ivnet_admin_hdr, self_ivpos, 0x28);
 IVNET_ASSERT_OFF(ivnet_admin_hdr, segment, 0x40);
 _Static_assert(sizeof(struct ivnet_admin_hdr) == IVNET_ADMIN_PEERS_OFF, "admin header page");
 _Static_assert(IVNET_ADMIN_PEERS_OFF + IVNET_PEERS_MAX * sizeof(struct ivnet_peer_admin) <=
