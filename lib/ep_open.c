@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
  * ep_open.c - joining a segment: the broker's setup messages (steps 1-5 of
- * ivshmem_proto.h), the region, our rings and doorbells; leaving it again.
+ * ivshmem_proto.h), the region, our admin region (ep_admin.c), our rings
+ * and doorbells; leaving it again. The region's geometry comes from the
+ * admin region's copy of its header, never from the shared header, which
+ * any peer can rewrite.
  */
 #define _GNU_SOURCE
 #include "ep_internal.h"
@@ -18,7 +21,6 @@
 #include "ivshmem_proto.h"
 
 #define SETUP_TIMEOUT_S 5
-#define SETUP_QUIET_MS 100
 
 static int recv_setup(struct ivnet_ep *ep, int64_t *v, int *fd, char *err)
 {
@@ -86,7 +88,7 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 		return ivnet_fail(err, EPROTO, "expected the shared-memory fd, got %lld",
 				  (long long)v);
 	}
-	ret = ivnet_region_attach_fd(fd, &ep->region, err);
+	ret = ivnet_region_map_fd(fd, &ep->region, err);
 	if (ret) {
 		close(fd);
 		return ret;
@@ -94,46 +96,38 @@ static int setup_region(struct ivnet_ep *ep, char *err)
 	return 0;
 }
 
-/* Once the layout is confirmed: the broker put us in the table before it
- * sent the setup. */
+/* Once the layout is known: the broker put us in the table before it sent
+ * the setup, and in every admin region before it served ours. */
 static int find_self(struct ivnet_ep *ep, char *err)
 {
-	int ret = ivnet_find_slot(ep->region.base, &ep->region.layout, ep->ivpos);
+	int ret = ivnet_admin_find_slot(ep->adm.peer, ep->region.layout.max_peers, ep->ivpos);
 
 	if (ret < 0)
-		return ivnet_fail(err, EPROTO, "ivshmem id %u has no entry in the peer table",
+		return ivnet_fail(err, EPROTO,
+				  "ivshmem id %u has no entry in the broker's peer table",
 				  ep->ivpos);
 	ep->id = (uint32_t)ret;
 	return 0;
 }
 
-/* A wait for a setup message that may not come: 1 if one is there. */
-static int setup_more(struct ivnet_ep *ep, int ms)
-{
-	struct pollfd pfd = {.fd = ep->sock, .events = POLLIN};
-
-	return poll(&pfd, 1, ms) > 0;
-}
-
 /*
- * Steps 4-5: everyone's eventfds, ours last. Our count is the one the
- * broker sent, never the header's alone (any peer can rewrite that): if the
- * header asks for more than came, the broker, which sends the whole setup
- * at once, sent all it meant to once the socket stays quiet. The header
- * must then agree with the count.
+ * Steps 4-5: everyone's eventfds, ours last: as many as the broker's copy
+ * of the header says (the shared header's count is anyone's to rewrite).
+ * Then the layout, from that copy, against the size we mapped and the
+ * vectors we got.
  */
 static int setup_vectors(struct ivnet_ep *ep, char *err)
 {
-	const struct ivnet_region_hdr *h = ivnet_region_hdr(&ep->region);
+	uint32_t want = ep->adm.seg.vectors;
 	struct ep_vectors *own = NULL;
 
-	ep->vectors = IVNET_VECTORS_MAX; /* what ep_take_message takes meanwhile */
-	while (!own || own->n < ivnet_load_relaxed(&h->vectors)) {
+	if (want < IVNET_VECTORS_MIN || want > IVNET_VECTORS_MAX)
+		return ivnet_fail(err, EPROTO, "the broker's header says %u vectors", want);
+	ep->vectors = want; /* what ep_take_message takes meanwhile */
+	while (!own || own->n < want) {
 		int64_t v;
 		int fd, ret;
 
-		if (own && own->n >= IVNET_VECTORS_MIN && !setup_more(ep, SETUP_QUIET_MS))
-			break;
 		ret = recv_setup(ep, &v, &fd, err);
 		if (ret)
 			return ret;
@@ -142,8 +136,7 @@ static int setup_vectors(struct ivnet_ep *ep, char *err)
 					  (long long)v);
 		own = ep_vectors_of(ep, ep->ivpos);
 	}
-	ep->vectors = own->n;
-	return ivnet_region_confirm(&ep->region, own->n, err);
+	return ivnet_region_layout_from(&ep->region, &ep->adm.seg, want, err);
 }
 
 static int setup_rings(struct ivnet_ep *ep, char *err)
@@ -218,16 +211,18 @@ int ivnet_ep_open_opts(const char *socket_path, const struct ivnet_ep_opts *opts
 	*out = NULL;
 	if (!ep)
 		return ivnet_fail(err, ENOMEM, "out of memory");
-	ep->sock = ep->epfd = -1;
+	ep->sock = ep->epfd = ep->adm.sock = -1;
 	ep->region.fd = -1;
 	ep->mode = IVNET_WAIT_ADAPTIVE;
 	ep->spin_us = 50;
 	ep->last_dst = -1;
 	ep->id = IVNET_PEERS_MAX; /* none yet: ivnet_ep_close leaves the table alone */
-	ep->update_pending = 1; /* compute the joined set on first use */
+	ep->update_pending = 1;	  /* compute the joined set on first use */
 	ret = connect_broker(ep, socket_path, err);
 	if (!ret)
 		ret = setup_region(ep, err);
+	if (!ret)
+		ret = ep_admin_open(ep, socket_path, err);
 	if (!ret)
 		ret = setup_vectors(ep, err);
 	if (!ret)
@@ -263,6 +258,7 @@ void ivnet_ep_close(struct ivnet_ep *ep)
 	if (ep->sock >= 0)
 		close(ep->sock);
 	ivnet_region_close(&ep->region);
+	ep_admin_close(ep);
 	free(ep);
 }
 
@@ -273,12 +269,17 @@ uint32_t ivnet_ep_id(const struct ivnet_ep *ep)
 
 const uint8_t *ivnet_ep_mac(const struct ivnet_ep *ep)
 {
-	return ep_entry(ep, ep->id)->admin.mac;
+	return ep_admin(ep, ep->id)->mac;
 }
 
 const struct ivnet_region *ivnet_ep_region(const struct ivnet_ep *ep)
 {
 	return &ep->region;
+}
+
+const struct ivnet_region_hdr *ivnet_ep_header(const struct ivnet_ep *ep)
+{
+	return &ep->adm.seg;
 }
 
 void ivnet_ep_set_wait(struct ivnet_ep *ep, enum ivnet_ep_wait mode, unsigned int spin_us)

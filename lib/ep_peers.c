@@ -77,7 +77,10 @@ void ep_link_set(struct ivnet_ep *ep, bool up)
 {
 	uint32_t id;
 
-	ivnet_peer_link_set(ep_entry(ep, ep->id), up, ep->opts.mtu, ep->opts.features);
+	/* the join epoch in the broker's word: the shared table's may be
+	 * forged, and a line under the wrong one never counts */
+	ivnet_peer_link_set_under(ep_entry(ep, ep->id), up, ep_admin(ep, ep->id)->epoch,
+				  ep->opts.mtu, ep->opts.features);
 	for (id = 0; id < ep->region.layout.max_peers; id++)
 		if (id != ep->id)
 			ep_ring(ep, id, IVNET_VEC_CONTROL);
@@ -85,6 +88,8 @@ void ep_link_set(struct ivnet_ep *ep, bool up)
 
 int ivnet_ep_update(struct ivnet_ep *ep)
 {
+	if (ep_admin_seq(ep) != ep->adm.seq)
+		ep_admin_refresh(ep); /* -EBUSY: the old snapshot stands */
 	for (;;) {
 		int64_t v;
 		int fd, ret;
@@ -102,18 +107,19 @@ int ivnet_ep_update(struct ivnet_ep *ep)
 	}
 }
 
-/* The slow half of ep_maybe_update(): read the socket, recompute joined. */
-int ep_update_joined(struct ivnet_ep *ep, uint32_t gen)
+/* The slow half of ep_maybe_update(): a new snapshot, the socket, and
+ * joined recomputed from the snapshot. */
+int ep_update_joined(struct ivnet_ep *ep)
 {
-	uint32_t id, epoch;
+	uint32_t id;
 	int ret;
 
-	ep->seen_gen = gen;
 	ret = ivnet_ep_update(ep);
+	ep->seen_gen = ep->adm.seq;
 	ep->update_pending = 0;
 	ep->joined = 0;
 	for (id = 0; id < ep->region.layout.max_peers; id++) {
-		if (id == ep->id || !ivnet_peer_joined(ep_entry(ep, id), &epoch))
+		if (id == ep->id || ep_admin(ep, id)->state != IVNET_PEER_JOINED)
 			continue;
 		ep->joined |= 1ull << id;
 		if (!ep_doorbells(ep, id))
@@ -124,21 +130,22 @@ int ep_update_joined(struct ivnet_ep *ep, uint32_t gen)
 
 unsigned int ivnet_ep_peers(struct ivnet_ep *ep, struct ivnet_ep_peer *out, unsigned int n)
 {
-	uint32_t id, epoch;
 	unsigned int k = 0;
+	uint32_t id;
 
 	ivnet_ep_update(ep);
 	for (id = 0; id < ep->region.layout.max_peers && k < n; id++) {
+		const struct ivnet_peer_admin *a = ep_admin(ep, id);
 		const struct ivnet_peer *e = ep_entry(ep, id);
 
-		if (id == ep->id || !ivnet_peer_joined(e, &epoch))
+		if (id == ep->id || a->state != IVNET_PEER_JOINED)
 			continue;
 		out[k].id = id;
-		memcpy(out[k].mac, e->admin.mac, 6);
-		out[k].epoch = epoch;
+		memcpy(out[k].mac, a->mac, 6);
+		out[k].epoch = a->epoch;
 		out[k].link_epoch = ivnet_load_relaxed(&e->link.epoch);
 		out[k].up = ep_peer_up(ep, id);
-		out[k].uplink = !!(ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK);
+		out[k].uplink = !!(a->flags & IVNET_PEER_F_UPLINK);
 		out[k].features = ivnet_load_relaxed(&e->link.features);
 		out[k].mtu = ivnet_load_relaxed(&e->link.mtu);
 		k++;

@@ -7,7 +7,7 @@
 
 static int mac_is(const struct ivnet_ep *ep, uint32_t id, const uint8_t *mac)
 {
-	return memcmp(ep_entry(ep, id)->admin.mac, mac, 6) == 0;
+	return memcmp(ep_admin(ep, id)->mac, mac, 6) == 0;
 }
 
 /*
@@ -32,8 +32,7 @@ static int lookup(struct ivnet_ep *ep, const uint8_t *mac)
 			memcpy(ep->last_mac, mac, 6);
 			return (int)id;
 		}
-		if (uplink < 0 &&
-		    (ivnet_load_relaxed(&ep_entry(ep, id)->admin.flags) & IVNET_PEER_F_UPLINK))
+		if (uplink < 0 && (ep_admin(ep, id)->flags & IVNET_PEER_F_UPLINK))
 			uplink = (int)id;
 	}
 	return uplink;

@@ -189,7 +189,7 @@ int ivnet_region_confirm(struct ivnet_region *r, uint32_t vectors, char err[IVNE
 	return 0;
 }
 
-int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN])
+int ivnet_region_map_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN])
 {
 	struct stat st;
 	int ret;
@@ -206,13 +206,37 @@ int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN
 	ret = map_fd(fd, r->size, &r->base, err);
 	if (ret)
 		return ret;
+	r->fd = fd;
+	return 0;
+}
+
+int ivnet_region_layout_from(struct ivnet_region *r, const struct ivnet_region_hdr *h,
+			     uint32_t vectors, char err[IVNET_ERRLEN])
+{
+	const char *why = NULL;
+	int ret = ivnet_layout_from_header(h, r->size, vectors, &r->layout, &why);
+
+	if (ret)
+		return ivnet_fail(err, -ret,
+				  "the broker's region header rejected: bad %s (mapped %" PRIu64
+				  " bytes, %u vectors from the broker)",
+				  why, r->size, vectors);
+	return 0;
+}
+
+int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN])
+{
+	int ret = ivnet_region_map_fd(fd, r, err);
+
+	if (ret)
+		return ret;
 	ret = ivnet_region_confirm(r, 0, err);
 	if (ret) {
 		munmap(r->base, r->size);
 		r->base = NULL;
+		r->fd = -1;
 		return ret;
 	}
-	r->fd = fd;
 	return 0;
 }
 
@@ -281,6 +305,8 @@ static const char *peer_state_name(uint32_t s)
 	return "invalid";
 }
 
+/* The shared table as it stands (a region opened by path, not as a peer:
+ * there is no admin region to take the broker's word from). */
 void ivnet_region_describe(const struct ivnet_region *r, FILE *out)
 {
 	const struct ivnet_layout *l = &r->layout;

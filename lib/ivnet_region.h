@@ -68,6 +68,15 @@ int ivnet_region_attach_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN
  */
 int ivnet_region_confirm(struct ivnet_region *r, uint32_t vectors, char err[IVNET_ERRLEN]);
 
+/* Map a region from an fd without reading its header (an endpoint takes
+ * the layout from its admin region's copy); the fd is kept. */
+int ivnet_region_map_fd(int fd, struct ivnet_region *r, char err[IVNET_ERRLEN]);
+
+/* r->layout from a header the caller trusts (the broker's copy), against
+ * the mapped size and the vectors the broker sent. */
+int ivnet_region_layout_from(struct ivnet_region *r, const struct ivnet_region_hdr *h,
+			     uint32_t vectors, char err[IVNET_ERRLEN]);
+
 /* Open a formatted POSIX shm object or file by path and attach it. */
 int ivnet_region_open(enum ivnet_backing backing, const char *path, struct ivnet_region *r,
 		      char err[IVNET_ERRLEN]);
@@ -98,5 +107,9 @@ void ivnet_region_describe(const struct ivnet_region *r, FILE *out);
 /* In-tree only (not in the shared library): the region an endpoint joined,
  * for tools and tests that look at the peer table or the rings directly. */
 const struct ivnet_region *ivnet_ep_region(const struct ivnet_ep *ep);
+
+/* The segment's header as the broker formatted it (from the endpoint's
+ * admin region): what to read instead of the shared header. */
+const struct ivnet_region_hdr *ivnet_ep_header(const struct ivnet_ep *ep);
 
 #endif /* IVNET_REGION_H */

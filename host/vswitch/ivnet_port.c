@@ -177,10 +177,11 @@ static const struct vsw_port_ops ivnet_ops = {
 	.idle = iv_idle,
 };
 
-/* The segment's name, from the region header: untrusted bytes. */
+/* The segment's name, from the broker's copy of the header: still bytes from
+ * shared memory, checked. */
 static int segment_name(struct vsw_ivnet_port *iv, char *err, size_t el)
 {
-	const struct ivnet_region_hdr *h = ivnet_region_hdr(ivnet_ep_region(iv->ep));
+	const struct ivnet_region_hdr *h = ivnet_ep_header(iv->ep);
 	size_t i;
 
 	memcpy(iv->segment, h->name, IVNET_NAME_LEN);

@@ -6,6 +6,7 @@
  *
  *   {"event":"joined","id":N,"mac":"..","pid":P}
  *   {"event":"report","id":N,"up":[..],"rx":{"ID":frames,..},"bcast":{..},
+ *    "unknown":{"ID":frames,..},"macs":{"ID":"mac",..},"uplinks":[..],
  *    "tx":F,"tx_full":F,"resets":R,"rx_errors":E,"bad":B}
  *   {"event":"error","what":".."}          (then exit 1)
  *   {"event":"broker-gone"}                (then exit 3)
@@ -15,8 +16,16 @@
  * function of (seq, offset). Per (source, its link epoch, unicast or
  * broadcast) the sequence must run without gaps after its first frame.
  *
+ * With --unknown it also sends, now and then, a frame to UNKNOWN_MAC, a MAC
+ * no peer has: libivnet sends it to the uplink, which counts it under
+ * "unknown" (any ep_tool takes frames to that MAC). macs and uplinks are
+ * the peer list as libivnet reports it. With --uplink (for a peer the
+ * broker made the uplink) a unicast frame to another MAC is counted under
+ * "unknown" too: libivnet sends the uplink what it has no peer for, such as
+ * frames to a peer that just left.
+ *
  * usage: ep_tool SOCKET [--mode busy|block|adaptive] [--max-size N]
- *                [--report-ms MS] [--seconds S]
+ *                [--report-ms MS] [--seconds S] [--unknown] [--uplink]
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -44,6 +53,10 @@ struct stream {
 };
 
 static uint8_t txbuf[BURST][IVNET_FRAME_MAX], rxbuf[32][IVNET_FRAME_MAX];
+/* unknown unicast, as tests/peers/ivnet-hostile's --forge-table counts it */
+static const uint8_t UNKNOWN_MAC[6] = {0x0a, 0, 0, 0, 0, 0x01};
+static uint64_t rxu[IVNET_PEERS_MAX];
+static int is_uplink;
 
 static uint8_t pattern(uint64_t seq, uint32_t i)
 {
@@ -94,11 +107,16 @@ static void check(struct ivnet_ep *ep, const struct ivnet_rx_buf *b, uint32_t sr
 	bcast = f[0] == 0xff;
 	if (id != src || len != b->len)
 		die("wrong source or length", src);
-	if (!bcast && memcmp(f, ivnet_ep_mac(ep), 6))
-		die("not our MAC", src);
 	for (i = HDR + META; i < len; i++)
 		if (f[i] != pattern(seq, i))
 			die("payload", src);
+	if (!bcast &&
+	    (!memcmp(f, UNKNOWN_MAC, 6) || (is_uplink && memcmp(f, ivnet_ep_mac(ep), 6)))) {
+		rxu[src]++; /* its own stream: counted, not sequenced */
+		return;
+	}
+	if (!bcast && memcmp(f, ivnet_ep_mac(ep), 6))
+		die("not our MAC", src);
 	st = bcast ? &bc[src] : &uni[src];
 	/* unicast: no gap; broadcast is best effort: no reordering */
 	if (st->started && st->epoch == epoch && (bcast ? seq < st->next : seq != st->next))
@@ -132,7 +150,22 @@ static void report(struct ivnet_ep *ep, const uint64_t *rx, const uint64_t *rxb)
 	for (id = 0, k = 0; id < IVNET_PEERS_MAX; id++)
 		if (rxb[id])
 			printf("%s\"%u\":%llu", k++ ? "," : "", id, (unsigned long long)rxb[id]);
-	printf("},\"tx\":%llu,\"tx_full\":%llu,\"resets\":%llu,\"rx_errors\":%llu,"
+	printf("},\"unknown\":{");
+	for (id = 0, k = 0; id < IVNET_PEERS_MAX; id++)
+		if (rxu[id])
+			printf("%s\"%u\":%llu", k++ ? "," : "", id, (unsigned long long)rxu[id]);
+	printf("},\"macs\":{");
+	for (i = 0; i < n; i++) {
+		const uint8_t *m = peers[i].mac;
+
+		printf("%s\"%u\":\"%02x:%02x:%02x:%02x:%02x:%02x\"", i ? "," : "", peers[i].id,
+		       m[0], m[1], m[2], m[3], m[4], m[5]);
+	}
+	printf("},\"uplinks\":[");
+	for (i = 0, k = 0; i < n; i++)
+		if (peers[i].uplink)
+			printf("%s%u", k++ ? "," : "", peers[i].id);
+	printf("],\"tx\":%llu,\"tx_full\":%llu,\"resets\":%llu,\"rx_errors\":%llu,"
 	       "\"doorbells\":%llu,\"wakeups\":%llu}\n",
 	       (unsigned long long)st.tx_frames, (unsigned long long)st.tx_full,
 	       (unsigned long long)st.peer_resets, (unsigned long long)st.rx_errors,
@@ -149,6 +182,8 @@ int main(int argc, char **argv)
 		{"max-size", required_argument, NULL, 's'},
 		{"report-ms", required_argument, NULL, 'r'},
 		{"seconds", required_argument, NULL, 't'},
+		{"unknown", no_argument, NULL, 'u'},
+		{"uplink", no_argument, NULL, 'l'},
 		{NULL, 0, NULL, 0},
 	};
 	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
@@ -157,7 +192,8 @@ int main(int argc, char **argv)
 	enum ivnet_ep_wait mode = IVNET_WAIT_ADAPTIVE;
 	char err[IVNET_ERRLEN];
 	struct ivnet_ep *ep;
-	uint64_t bseq = 0, round = 0;
+	uint64_t bseq = 0, useq = 0, round = 0;
+	int unknown = 0;
 	const uint8_t *mac;
 	int c;
 
@@ -177,13 +213,19 @@ int main(int argc, char **argv)
 		case 't':
 			seconds = atof(optarg);
 			break;
+		case 'u':
+			unknown = 1;
+			break;
+		case 'l':
+			is_uplink = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (optind + 1 != argc || max_size < HDR + META || max_size > IVNET_FRAME_MAX) {
 		fprintf(stderr, "usage: ep_tool SOCKET [--mode M] [--max-size N] [--report-ms MS] "
-				"[--seconds S]\n");
+				"[--seconds S] [--unknown] [--uplink]\n");
 		return 2;
 	}
 	peer_stop_on_signals();
@@ -238,6 +280,13 @@ int main(int argc, char **argv)
 			 * does its sequence number advance */
 			if (ivnet_ep_send_burst(ep, &f, 1))
 				bseq++;
+		}
+		if (unknown && round % 16 == 0) {
+			struct ivnet_frame f = {.data = txbuf[0]};
+
+			f.len = build(txbuf[0], UNKNOWN_MAC, mac, ivnet_ep_id(ep), my_epoch, useq,
+				      200);
+			useq += ivnet_ep_send_burst(ep, &f, 1);
 		}
 		for (k = 0; k < 32; k++)
 			b[k] = (struct ivnet_rx_buf){.data = rxbuf[k], .cap = IVNET_FRAME_MAX};

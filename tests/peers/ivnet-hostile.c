@@ -44,7 +44,9 @@
  *
  * usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] [--seed X]
  *                      [--wait S] [--target-ip IP] [--invalid-only]
- *                      [--flood-invalid]
+ *                      [--flood-invalid] [--forge-table]
+ *
+ * --forge-table: no ring attack; see forge_table() below.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -872,18 +874,183 @@ static int flood_invalid(struct hostile *h, double seconds)
 	return 0;
 }
 
+/* ------------------------------------------------------------ --forge-table */
+
+/*
+ * --forge-table (issue 14, findings 3 and 4): instead of the ring attacks,
+ * rewrite, every FORGE_PERIOD_S, what only the broker should write and
+ * every peer maps writable: the broker's half of the shared peer table and
+ * the header. These functions are the only ones that store there (the
+ * others go through zone_check(), which keeps them out):
+ *   (a) uplink hijack: IVNET_PEER_F_UPLINK set on our entry, cleared on
+ *       every other, so that unknown unicast comes to us;
+ *   (b) MAC impersonation: the target's MAC in our entry, our link epoch
+ *       bumped each time the broker had put our own back;
+ *   (c) slot hijack: the lowest other slot says JOINED under the ivshmem id
+ *       the broker hands out next (ids go in turn), so that the next peer
+ *       to join takes that slot, and its MAC, for its own;
+ *   (d) the header: a smaller geometry, consistent in itself.
+ * It receives meanwhile and counts what comes to the target's MAC, to
+ * FORGE_UNKNOWN_MAC (tests/peers/ep_tool's --unknown) and to its own.
+ */
+#define FORGE_PERIOD_S 0.001
+/* The unknown unicast MAC, as tests/peers/ep_tool sends it. */
+static const uint8_t forge_unknown_mac[6] = {0x0a, 0, 0, 0, 0, 0x01};
+
+struct forge {
+	uint8_t own_mac[6];
+	uint32_t next_ivpos, hijack; /* (c): the id and the slot */
+	struct ivnet_layout half;    /* (d), if one could be computed */
+	int have_half;
+	uint64_t rounds, remacs, rx, rx_target, rx_unknown, rx_own;
+};
+
+/* The next ivshmem id the broker hands out: one past the highest in use,
+ * read before we rewrite anything (the broker gave ours last). */
+static void forge_setup(struct hostile *h, struct forge *f)
+{
+	struct ivnet_layout_params p = {.region_size = h->l->region_size / 2,
+					.max_peers = h->l->max_peers,
+					.vectors = h->l->vectors,
+					.slot_size = h->l->slot_size,
+					.max_frame = h->l->max_frame,
+					.max_slots = h->l->slot_count};
+	uint32_t i, top = h->ep->ivpos;
+
+	memcpy(f->own_mac, ivnet_ep_mac(h->ep), 6);
+	for (i = 0; i < h->l->max_peers; i++) {
+		const struct ivnet_peer *e = ivnet_peer_entry(h->base, h->l, i);
+
+		if (ivnet_load_relaxed(&e->admin.state) == IVNET_PEER_JOINED &&
+		    ivnet_load_relaxed(&e->admin.ivpos) > top)
+			top = ivnet_load_relaxed(&e->admin.ivpos);
+	}
+	f->next_ivpos = top + 1;
+	f->hijack = h->self == 0 ? 1 : 0;
+	/* the largest frames may not fit in half: smaller ones, then */
+	for (; p.max_frame >= IVNET_REGION_FRAME_MIN && !f->have_half; p.max_frame /= 2)
+		for (p.max_slots = h->l->slot_count; p.max_slots >= 2 && !f->have_half;
+		     p.max_slots /= 2)
+			f->have_half = ivnet_layout_compute(&p, &f->half) == 0;
+}
+
+/* (a), (b) and (c) on the table. */
+static void forge_table_once(struct hostile *h, struct forge *f)
+{
+	uint32_t i, j;
+
+	for (i = 0; i < h->l->max_peers; i++) {
+		struct ivnet_peer *e = ivnet_peer_entry(h->base, h->l, i);
+		uint16_t fl = ivnet_load_relaxed(&e->admin.flags);
+
+		ivnet_store_relaxed(&e->admin.flags,
+				    (uint16_t)(i == h->self ? fl | IVNET_PEER_F_UPLINK
+							    : fl & ~IVNET_PEER_F_UPLINK));
+	}
+	{
+		struct ivnet_peer *own = ivnet_peer_entry(h->base, h->l, h->self);
+		int same = 1;
+
+		for (j = 0; j < 6; j++)
+			same &= ivnet_load_relaxed(&own->admin.mac[j]) == h->tmac[j];
+		if (!same) {
+			for (j = 0; j < 6; j++)
+				ivnet_store_relaxed(&own->admin.mac[j], h->tmac[j]);
+			ivnet_store_relaxed(&own->link.epoch,
+					    ivnet_load_relaxed(&own->link.epoch) + 1);
+			f->remacs++;
+		}
+	}
+	{
+		struct ivnet_peer *e = ivnet_peer_entry(h->base, h->l, f->hijack);
+
+		ivnet_store_relaxed(&e->admin.ivpos, f->next_ivpos);
+		ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
+	}
+}
+
+/* (d): the smaller geometry over the header's. */
+static void forge_header_once(struct hostile *h, struct forge *f)
+{
+	struct ivnet_region_hdr *hd = (struct ivnet_region_hdr *)h->base;
+
+	if (!f->have_half)
+		return;
+	ivnet_store_relaxed(&hd->region_size, f->half.region_size);
+	ivnet_store_relaxed(&hd->slot_count, f->half.slot_count);
+	ivnet_store_relaxed(&hd->max_frame, f->half.max_frame);
+	ivnet_store_relaxed(&hd->peer_table_off, f->half.peer_table_off);
+	ivnet_store_relaxed(&hd->rings_off, f->half.rings_off);
+	ivnet_store_relaxed(&hd->ring_stride, f->half.ring_stride);
+	ivnet_store_relaxed(&hd->ring_count, f->half.ring_count);
+	ivnet_store_relaxed(&hd->ring_desc_off, f->half.ring_desc_off);
+	ivnet_store_relaxed(&hd->ring_slots_off, f->half.ring_slots_off);
+}
+
+/* What came to us, by destination. Returns -EPIPE once the broker has gone. */
+static int forge_receive(struct hostile *h, struct forge *f)
+{
+	struct ivnet_rx_buf b[32];
+	int got, i;
+
+	for (i = 0; i < 32; i++)
+		b[i] = (struct ivnet_rx_buf){.data = rx_buf[i], .cap = IVNET_FRAME_MAX};
+	got = ivnet_ep_recv_burst(h->ep, b, NULL, 32, 0);
+	for (i = 0; i < got; i++) {
+		f->rx++;
+		if (b[i].len < 6)
+			continue;
+		f->rx_target += !memcmp(b[i].data, h->tmac, 6);
+		f->rx_unknown += !memcmp(b[i].data, forge_unknown_mac, 6);
+		f->rx_own += !memcmp(b[i].data, f->own_mac, 6);
+	}
+	return got < 0 ? got : ivnet_ep_update(h->ep);
+}
+
+/* --forge-table for `seconds`; one JSON line of its own. -EPIPE once the
+ * broker has gone. */
+static int forge_table(struct hostile *h, double seconds)
+{
+	const struct timespec ts = {.tv_nsec = (long)(FORGE_PERIOD_S * 1e9)};
+	double start = now();
+	struct forge f;
+	int ret = 0;
+
+	memset(&f, 0, sizeof(f));
+	forge_setup(h, &f);
+	fprintf(stderr, "ivnet-hostile: forging the table: slot %u as ivshmem id %u\n", f.hijack,
+		f.next_ivpos);
+	while (!stop && !ret && now() - start < seconds) {
+		forge_table_once(h, &f);
+		forge_header_once(h, &f);
+		f.rounds++;
+		ret = forge_receive(h, &f);
+		nanosleep(&ts, NULL);
+	}
+	printf("{\"forge\":{\"rounds\":%llu,\"remacs\":%llu,\"hijack\":%u,\"next_ivpos\":%u,"
+	       "\"half\":%s,\"rx\":%llu,\"rx_target\":%llu,\"rx_unknown\":%llu,\"rx_own\":%llu}}\n",
+	       (unsigned long long)f.rounds, (unsigned long long)f.remacs, f.hijack, f.next_ivpos,
+	       f.have_half ? "true" : "false", (unsigned long long)f.rx,
+	       (unsigned long long)f.rx_target, (unsigned long long)f.rx_unknown,
+	       (unsigned long long)f.rx_own);
+	fflush(stdout);
+	return ret;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] "
 		"[--seed X] [--wait S] [--target-ip IP] [--invalid-only] [--flood-invalid]\n"
+		"       [--forge-table]\n"
 		"  --seconds S     how long to attack (default 10)\n"
 		"  --rate N        attacks per second (default 2000)\n"
 		"  --seed X        random seed (default: from the time and pid)\n"
 		"  --wait S        wait up to S s for the target to be up (default 30)\n"
 		"  --target-ip IP  the target's IPv4 address: nonsense goes there too\n"
 		"  --invalid-only  write no descriptor that passes validation\n"
-		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n");
+		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n"
+		"  --forge-table   rewrite the broker's half of the peer table and the header\n");
 	exit(2);
 }
 
@@ -905,6 +1072,7 @@ int main(int argc, char **argv)
 		{"wait", required_argument, NULL, 'w'},
 		{"invalid-only", no_argument, NULL, 'i'},
 		{"flood-invalid", no_argument, NULL, 'f'},
+		{"forge-table", no_argument, NULL, 'g'},
 		{"target-ip", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -915,7 +1083,7 @@ int main(int argc, char **argv)
 	char err[IVNET_ERRLEN];
 	uint64_t target = UINT64_MAX, rate = 2000, seed = 0, v;
 	double seconds = 10, wait_s = 30, start, elapsed, t_next;
-	int c, have_seed = 0, gone = 0;
+	int c, have_seed = 0, gone = 0, forging = 0;
 	unsigned int np, i;
 
 	memset(&h, 0, sizeof(h));
@@ -945,6 +1113,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			h.flood = 1;
+			break;
+		case 'g':
+			forging = 1;
 			break;
 		case 'a': {
 			struct in_addr a;
@@ -1013,7 +1184,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
 		gone = 1;
 	}
-	while (!h.flood && !gone && !stop && (elapsed = now() - start) < seconds) {
+	if (forging && forge_table(&h, seconds)) {
+		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
+		gone = 1;
+	}
+	while (!h.flood && !forging && !gone && !stop && (elapsed = now() - start) < seconds) {
 		/* 1 ms worth of attacks, then catch up or sleep */
 		uint64_t n = rate / 1000 ? rate / 1000 : 1;
 
