@@ -53,23 +53,31 @@ static inline int ivnet_find_slot(const void *base, const struct ivnet_layout *l
  * Raise (up) or drop our own link line in our entry e. Raising it is a new
  * attach: a new link epoch, so that peers drop whatever an earlier
  * incarnation of us left queued to them, and the join epoch we attached
- * under, so that a line left over from an earlier join of this slot never
+ * under (join_epoch: our admin epoch, from the admin region when we have
+ * one), so that a line left over from an earlier join of this slot never
  * counts. mtu and features are what we accept on receive. The caller then
  * rings every peer's control vector.
  */
-static inline void ivnet_peer_link_set(struct ivnet_peer *e, bool up, uint32_t mtu,
-				       uint32_t features)
+static inline void ivnet_peer_link_set_under(struct ivnet_peer *e, bool up, uint32_t mtu,
+					     uint32_t features, uint32_t join_epoch)
 {
 	if (up) {
 		ivnet_store_relaxed(&e->link.state, IVNET_LINK_DOWN);
 		ivnet_store_relaxed(&e->link.epoch, ivnet_load_relaxed(&e->link.epoch) + 1);
-		ivnet_store_relaxed(&e->link.join_epoch, ivnet_load_relaxed(&e->admin.epoch));
+		ivnet_store_relaxed(&e->link.join_epoch, join_epoch);
 		ivnet_store_relaxed(&e->link.mtu, mtu);
 		ivnet_store_relaxed(&e->link.features, features);
 	}
 	/* release: a peer that sees the state (the acquire in
 	 * ivnet_peer_link_ok()) sees the fields above. */
 	ivnet_store_release(&e->link.state, up ? IVNET_LINK_UP : IVNET_LINK_DOWN);
+}
+
+/* The same, under the admin epoch the segment's own table shows. */
+static inline void ivnet_peer_link_set(struct ivnet_peer *e, bool up, uint32_t mtu,
+				       uint32_t features)
+{
+	ivnet_peer_link_set_under(e, up, mtu, features, ivnet_load_relaxed(&e->admin.epoch));
 }
 
 /*
