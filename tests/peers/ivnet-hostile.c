@@ -44,7 +44,10 @@
  *
  * usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] [--seed X]
  *                      [--wait S] [--target-ip IP] [--invalid-only]
- *                      [--flood-invalid]
+ *                      [--flood-invalid] [--forge-table]
+ *
+ * --forge-table: none of the above; the shared peer table and header are
+ * rewritten instead, see forge_table().
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -872,18 +875,147 @@ static int flood_invalid(struct hostile *h, double seconds)
 	return 0;
 }
 
+/* ------------------------------------------------------- --forge-table */
+
+/*
+ * --forge-table: what any peer can write into the segment's shared peer
+ * table and header, and what a reader that trusts them then does (issue 14):
+ *  (a) the uplink flag on our own entry, cleared on every other one;
+ *  (b) the victim's (--target's) MAC in our own entry, our link epoch bumped
+ *      and everyone's control doorbell rung, so that readers copy it again;
+ *  (c) in every slot free at the start, a JOINED entry carrying the next
+ *      ivshmem id and the victim's MAC: the next joiner's slot and MAC;
+ *  (d) the header's max_frame below an Ethernet header.
+ * Rewritten every FORGE_ROUND_MS (the broker puts them back); the rings
+ * towards us are drained and every unicast frame not for our own MAC is
+ * counted as misrouted (rx_victim: those for the victim's MAC). Unlike the
+ * other modes, this one writes outside its rings, on purpose.
+ */
+#define FORGE_ROUND_MS 1
+#define FORGE_BUMP_EVERY 100 /* rounds between link epoch bumps */
+#define FORGE_MAX_FRAME 16u
+
+struct forge {
+	uint8_t own_mac[6], victim_mac[6];
+	uint64_t free_slots; /* bit per slot forged as joined */
+	uint32_t next_ivpos;
+	uint64_t rounds, rx, rx_misrouted, rx_victim;
+};
+
+static struct ivnet_peer *forge_entry(const struct hostile *h, uint32_t id)
+{
+	return ivnet_peer_entry(h->base, h->l, id);
+}
+
+static void forge_start(struct hostile *h, struct forge *f)
+{
+	uint32_t id, ivpos, max = 0;
+
+	memset(f, 0, sizeof(*f));
+	memcpy(f->own_mac, ivnet_ep_mac(h->ep), 6);
+	memcpy(f->victim_mac, h->tmac, 6);
+	for (id = 0; id < h->l->max_peers; id++) {
+		struct ivnet_peer *e = forge_entry(h, id);
+
+		if (ivnet_load_acquire(&e->admin.state) != IVNET_PEER_JOINED) {
+			f->free_slots |= 1ull << id;
+			continue;
+		}
+		ivpos = ivnet_load_relaxed(&e->admin.ivpos);
+		max = ivpos > max ? ivpos : max;
+	}
+	f->next_ivpos = max + 1;
+}
+
+static void forge_round(struct hostile *h, struct forge *f)
+{
+	struct ivnet_region_hdr *hdr = (struct ivnet_region_hdr *)h->base;
+	uint32_t id;
+
+	for (id = 0; id < h->l->max_peers; id++) {
+		struct ivnet_peer *e = forge_entry(h, id);
+		uint16_t fl = ivnet_load_relaxed(&e->admin.flags);
+
+		fl = id == h->self ? fl | IVNET_PEER_F_UPLINK : fl & ~IVNET_PEER_F_UPLINK;
+		ivnet_store_relaxed(&e->admin.flags, fl);
+		if (id == h->self || f->free_slots >> id & 1) {
+			memcpy(e->admin.mac, f->victim_mac, 6);
+			h->scribbles++;
+		}
+		if (f->free_slots >> id & 1) {
+			ivnet_store_relaxed(&e->admin.ivpos, f->next_ivpos);
+			ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
+		}
+	}
+	ivnet_store_relaxed(&hdr->max_frame, FORGE_MAX_FRAME);
+	if (f->rounds++ % FORGE_BUMP_EVERY)
+		return;
+	ivnet_store_relaxed(&forge_entry(h, h->self)->link.epoch,
+			    ivnet_load_relaxed(&forge_entry(h, h->self)->link.epoch) + 1);
+	for (id = 0; id < h->l->max_peers; id++)
+		if (id != h->self && !(f->free_slots >> id & 1))
+			ep_ring(h->ep, id, IVNET_VEC_CONTROL);
+}
+
+/* What arrived on our rings: 0, or < 0 once the broker is gone. */
+static int forge_drain(struct hostile *h, struct forge *f)
+{
+	struct ivnet_rx_buf b[32];
+	int i, got;
+
+	for (i = 0; i < 32; i++)
+		b[i] = (struct ivnet_rx_buf){.data = rx_buf[i], .cap = IVNET_FRAME_MAX};
+	got = ivnet_ep_recv_burst(h->ep, b, NULL, 32, 0);
+	for (i = 0; i < got; i++) {
+		const uint8_t *dst = b[i].data;
+
+		f->rx++;
+		if (b[i].len < 6 || (dst[0] & 1) || !memcmp(dst, f->own_mac, 6))
+			continue;
+		f->rx_misrouted++;
+		f->rx_victim += !memcmp(dst, f->victim_mac, 6);
+	}
+	return got < 0 ? got : ivnet_ep_update(h->ep);
+}
+
+static int forge_table(struct hostile *h, double seconds)
+{
+	const struct timespec pause = {.tv_nsec = FORGE_ROUND_MS * 1000000L};
+	struct forge f;
+	double start = now();
+	int gone = 0;
+
+	forge_start(h, &f);
+	while (!stop && !gone && now() - start < seconds) {
+		forge_round(h, &f);
+		gone = forge_drain(h, &f) < 0;
+		nanosleep(&pause, NULL);
+	}
+	printf("{\"self\":%u,\"target\":%u,\"mode\":\"forge-table\",\"seconds\":%.2f,"
+	       "\"rounds\":%llu,\"next_ivpos\":%u,\"free_slots\":%llu,\"rx\":%llu,"
+	       "\"rx_misrouted\":%llu,\"rx_victim\":%llu}\n",
+	       h->self, h->target, now() - start, (unsigned long long)f.rounds, f.next_ivpos,
+	       (unsigned long long)f.free_slots, (unsigned long long)f.rx,
+	       (unsigned long long)f.rx_misrouted, (unsigned long long)f.rx_victim);
+	fflush(stdout);
+	ivnet_ep_close(h->ep);
+	return gone ? 3 : 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] "
-		"[--seed X] [--wait S] [--target-ip IP] [--invalid-only] [--flood-invalid]\n"
+		"[--seed X] [--wait S] [--target-ip IP] [--invalid-only] [--flood-invalid] "
+		"[--forge-table]\n"
 		"  --seconds S     how long to attack (default 10)\n"
 		"  --rate N        attacks per second (default 2000)\n"
 		"  --seed X        random seed (default: from the time and pid)\n"
 		"  --wait S        wait up to S s for the target to be up (default 30)\n"
 		"  --target-ip IP  the target's IPv4 address: nonsense goes there too\n"
 		"  --invalid-only  write no descriptor that passes validation\n"
-		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n");
+		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n"
+		"  --forge-table   rewrite the shared peer table and header instead (see above)\n");
 	exit(2);
 }
 
@@ -905,6 +1037,7 @@ int main(int argc, char **argv)
 		{"wait", required_argument, NULL, 'w'},
 		{"invalid-only", no_argument, NULL, 'i'},
 		{"flood-invalid", no_argument, NULL, 'f'},
+		{"forge-table", no_argument, NULL, 'F'},
 		{"target-ip", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -915,7 +1048,7 @@ int main(int argc, char **argv)
 	char err[IVNET_ERRLEN];
 	uint64_t target = UINT64_MAX, rate = 2000, seed = 0, v;
 	double seconds = 10, wait_s = 30, start, elapsed, t_next;
-	int c, have_seed = 0, gone = 0;
+	int c, have_seed = 0, gone = 0, forge = 0;
 	unsigned int np, i;
 
 	memset(&h, 0, sizeof(h));
@@ -945,6 +1078,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			h.flood = 1;
+			break;
+		case 'F':
+			forge = 1;
 			break;
 		case 'a': {
 			struct in_addr a;
@@ -997,6 +1133,8 @@ int main(int argc, char **argv)
 		seconds, (unsigned long long)rate, (unsigned long long)seed,
 		h.invalid_only ? ", invalid descriptors only" : "",
 		h.flood ? ", flooding with invalid frames" : "");
+	if (forge)
+		return forge_table(&h, seconds);
 	if (h.invalid_only) {
 		/* what an earlier holder of our id left there might be valid */
 		uint32_t pos;
