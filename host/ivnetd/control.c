@@ -57,6 +57,7 @@ static void show_segment(struct pr *p, const struct ivnetd_segment *s)
 	pr_obj_open(p, NULL);
 	pr_str(p, "name", "segment %s", s->cfg.name);
 	pr_str(p, "socket", " socket %s", s->cfg.socket_path);
+	pr_str(p, "admin", " admin %s", s->cfg.admin_path);
 	pr_str(p, "id", " id %s", id);
 	pr_u64(p, "size", " size %llu", l->region_size);
 	pr_u64(p, "used", " used %llu", l->used_size);
@@ -72,8 +73,8 @@ static void show_segment(struct pr *p, const struct ivnetd_segment *s)
 }
 
 /* What the peer advertises on its link line (its own words, shown as read)
- * and the role we gave it. */
-static void show_link_offer(struct pr *p, const struct ivnet_peer *e)
+ * and the role we gave it (ours: the shared table's copy may be forged). */
+static void show_link_offer(struct pr *p, const struct ivnet_peer *e, uint16_t flags)
 {
 	uint32_t f = ivnet_load_relaxed(&e->link.features);
 
@@ -83,19 +84,20 @@ static void show_link_offer(struct pr *p, const struct ivnet_peer *e)
 	       : f & IVNET_F_CSUM		? "csum"
 	       : f & IVNET_F_GSO		? "gso"
 						: "none");
-	pr_str(p, "role", " role %s",
-	       ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK ? "uplink" : "peer");
+	pr_str(p, "role", " role %s", flags & IVNET_PEER_F_UPLINK ? "uplink" : "peer");
 }
 
 static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct ivnetd_peer *q)
 {
 	const struct ivnet_peer *e = ivnet_region_peer(&s->region, q->id);
+	uint8_t mac[6];
 
+	ivnetd_peer_mac(s, q->id, mac);
 	pr_obj_open(p, NULL);
 	pr_str(p, "segment", "%s", s->cfg.name);
 	pr_u64(p, "id", " %llu", q->id);
 	pr_u64(p, "ivpos", " ivpos %llu", q->ivpos);
-	pr_mac(p, "mac", " %s", e->admin.mac);
+	pr_mac(p, "mac", " %s", mac);
 	pr_str(p, "state", " %s", "joined");
 	pr_u64(p, "epoch", " epoch %llu", s->epoch[q->id]);
 	pr_str(p, "link", " link %s", peer_link_up(s, q->id) ? "up" : "down");
@@ -107,7 +109,7 @@ static void show_peer(struct pr *p, const struct ivnetd_segment *s, const struct
 		pr_str(p, "label", " name %s", q->label[0] ? q->label : "");
 	if (q->uuid[0] || p->json)
 		pr_str(p, "uuid", " uuid %s", q->uuid[0] ? q->uuid : "");
-	show_link_offer(p, e);
+	show_link_offer(p, e, q->flags);
 	pr_obj_close(p);
 	pr_text(p, "\n");
 }
@@ -243,7 +245,7 @@ static int uplink_peer(struct ivnetd *d, const struct ivnetd_ctl_request *req, s
 	q = req->peer_id < s->region.layout.max_peers ? s->peer[req->peer_id] : NULL;
 	if (!q)
 		return pr_error(p, "no peer with that id in segment '%s'", req->segment);
-	flags = ivnet_load_relaxed(&ivnet_region_peer(&s->region, q->id)->admin.flags);
+	flags = q->flags; /* ours: the shared table's copy may be forged */
 	flags = req->uplink ? flags | IVNET_PEER_F_UPLINK : flags & ~IVNET_PEER_F_UPLINK;
 	ivnetd_peer_set_flags(s, q->id, flags);
 	ivnetd_log(d, "uplink segment=%s peer=%u pid=%d %s", s->cfg.name, q->id, (int)q->pid,

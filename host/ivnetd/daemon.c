@@ -183,8 +183,10 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 	/* on every wake-up, at least each IVNETD_RESTORE_MS (ivnetd_run):
 	 * a newcomer that read a rewritten header retries until then */
 	ivnetd_guard_all(d);
-	for (i = 0; i < d->nseg; i++)
+	for (i = 0; i < d->nseg; i++) {
 		ivnetd_segment_restore_header(&d->seg[i]);
+		ivnetd_peer_restore_table(&d->seg[i]);
+	}
 	for (i = 0; i < n; i++) {
 		struct ivnetd_watch *w = ev[i].data.ptr;
 
@@ -202,6 +204,12 @@ int ivnetd_run_once(struct ivnetd *d, int timeout_ms)
 			break;
 		case IVNETD_W_CONTROL:
 			ctl_server_run(&d->ctl, 0);
+			break;
+		case IVNETD_W_ADMIN_LISTEN:
+			ivnetd_admin_accept(((struct ivnetd_admin_listen *)w)->seg);
+			break;
+		case IVNETD_W_ADMIN:
+			ivnetd_admin_event((struct ivnetd_admin *)w, ev[i].events);
 			break;
 		case IVNETD_W_SIGNAL:
 			signal_event(d);

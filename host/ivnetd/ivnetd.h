@@ -28,6 +28,7 @@
 struct ivnetd_segment_config {
 	char name[IVNET_NAME_LEN];
 	char socket_path[IVNETD_PATH_MAX];
+	char admin_path[IVNETD_PATH_MAX]; /* empty: socket_path + IVNET_ADMIN_SUFFIX */
 	enum ivnet_backing backing;
 	char shm_path[256]; /* shm name (-M), or directory (-m) for a file */
 	int hugepages;	    /* memfd with MFD_HUGETLB */
@@ -69,6 +70,8 @@ enum ivnetd_watch_kind {
 	IVNETD_W_CONTROL, /* the control server's epoll set */
 	IVNETD_W_SIGNAL,
 	IVNETD_W_TIMER,
+	IVNETD_W_ADMIN_LISTEN, /* a segment's admin socket (admin.c) */
+	IVNETD_W_ADMIN,	       /* one admin connection */
 };
 
 /*
@@ -84,6 +87,25 @@ struct ivnetd_watch {
 };
 
 struct ivnetd_segment;
+
+/*
+ * admin.c: one connection to a segment's admin socket, with the admin
+ * region (ivnet_shm.h) the broker keeps for it alone: a sealed memfd only
+ * the broker and that client map.
+ */
+struct ivnetd_admin {
+	struct ivnetd_watch w; /* the client socket */
+	struct ivnetd_segment *seg;
+	struct ivnetd_admin *next; /* in connection order */
+	struct ivnet_admin_hdr *base;
+	int memfd;
+	pid_t pid; /* SO_PEERCRED: pairs it with the segment peer of this pid */
+};
+
+struct ivnetd_admin_listen {
+	struct ivnetd_watch w;
+	struct ivnetd_segment *seg;
+};
 
 struct ivnetd_peer {
 	struct ivnetd_watch w; /* the client socket */
@@ -127,7 +149,12 @@ struct ivnetd_segment {
 	/* guard.c: an access to the region faulted (it was truncated); the
 	 * range is mapped to anonymous pages until the next guard check */
 	volatile sig_atomic_t faulted;
-	int hdr_tampered; /* the header was found rewritten, and not yet found whole */
+	int hdr_tampered;	 /* the header was found rewritten, and not yet found whole */
+	uint64_t entry_tampered; /* slots found rewritten, and not yet found whole */
+	struct ivnetd_admin_listen admin_w;
+	struct ivnetd_admin *admins;
+	uint32_t nadmins;
+	uint32_t admin_gen; /* bumped at every rewrite of the admin regions */
 };
 
 struct ivnetd {
@@ -178,6 +205,23 @@ void ivnetd_segment_accept(struct ivnetd_segment *s);
 #define IVNETD_RESTORE_MS 100
 void ivnetd_segment_restore_header(struct ivnetd_segment *s);
 void ivnetd_peer_event(struct ivnetd_peer *p, uint32_t events);
+/* A listening socket at path with the segment's mode and group: the fd, or
+ * a negative errno. */
+int ivnetd_segment_listen(const struct ivnetd_segment_config *c, const char *path);
+
+/*
+ * admin.c: the admin socket beside each segment's. ivnetd_admin_sync()
+ * rewrites every admin region of the segment from the broker's state; it
+ * runs on every peer-table change before the control vectors are rung, so
+ * a peer woken by its control doorbell reads the new word.
+ */
+#define IVNETD_ADMIN_MAX(max_peers) (2u * (max_peers) + 8u)
+int ivnetd_admin_default_path(struct ivnetd_segment_config *c);
+int ivnetd_admin_start(struct ivnetd_segment *s);
+void ivnetd_admin_stop(struct ivnetd_segment *s);
+void ivnetd_admin_accept(struct ivnetd_segment *s);
+void ivnetd_admin_event(struct ivnetd_admin *a, uint32_t events);
+void ivnetd_admin_sync(struct ivnetd_segment *s);
 
 /*
  * guard.c: a region whose backing could not be sealed (-M, -m with
@@ -199,6 +243,12 @@ void ivnetd_peer_unpublish(struct ivnetd_segment *s, uint32_t id);
 void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *except);
 void ivnetd_peer_rewrite_all(struct ivnetd_segment *s);
 void ivnetd_peer_set_flags(struct ivnetd_segment *s, uint32_t id, uint16_t flags);
+/* The broker's half of slot id: p is its peer, or NULL for an empty slot. */
+void ivnetd_peer_admin_of(const struct ivnetd_segment *s, uint32_t id, const struct ivnetd_peer *p,
+			  struct ivnet_peer_admin *out);
+/* Put back the broker's half of every entry a peer rewrote in the shared
+ * table (every IVNETD_RESTORE_MS, with the header). */
+void ivnetd_peer_restore_table(struct ivnetd_segment *s);
 int ivnetd_peer_allowed(const struct ivnetd_segment_config *c, uid_t uid, gid_t gid);
 
 /* control.c: the control socket. */

@@ -131,6 +131,8 @@ static int apply_backing(struct ivnetd_segment_config *s, const char *key, const
 		return set_str(s->name, sizeof(s->name), v);
 	if (!strcmp(key, "socket"))
 		return set_str(s->socket_path, sizeof(s->socket_path), v);
+	if (!strcmp(key, "admin"))
+		return set_str(s->admin_path, sizeof(s->admin_path), v);
 	if (!strcmp(key, "shm") || !strcmp(key, "dir")) {
 		s->backing = key[0] == 's' ? IVNET_BACKING_SHM : IVNET_BACKING_FILE;
 		return set_str(s->shm_path, sizeof(s->shm_path), v);
@@ -308,6 +310,7 @@ static void usage(FILE *out, const char *prog)
 		"  -F             foreground (default: daemonize)\n"
 		"  -p FILE        PID file in daemon mode (default " DEFAULT_PID_FILE ")\n"
 		"  -S PATH        UNIX socket QEMU connects to (default " DEFAULT_SOCKET ")\n"
+		"                 and, beside it, PATH" IVNET_ADMIN_SUFFIX " for the admin device\n"
 		"  -M NAME        back the region with this POSIX shared-memory object\n"
 		"                 (default: a sealed memfd, which no peer can truncate)\n"
 		"  -m DIR         create the memory as a file in DIR (e.g. a hugetlbfs mount)\n"
@@ -343,8 +346,8 @@ static void usage(FILE *out, const char *prog)
 		"  --cgroup PATH        parent of the per-peer cgroups (default\n"
 		"                       " IVNETD_CGROUP_DEFAULT ")\n"
 		"daemon options:\n"
-		"  --segment KEY=VAL,.. another segment; keys: name socket shm dir memfd\n"
-		"                       hugepages unsealed size vectors peers numa mac-base\n"
+		"  --segment KEY=VAL,.. another segment; keys: name socket admin shm dir\n"
+		"                       memfd hugepages unsealed size vectors peers numa mac-base\n"
 		"                       allow-uid allow-gid mode group slot-size ring-slots\n"
 		"                       placement cpus pin sched mlock qmp cgroup\n"
 		"  --control PATH       control socket (default: first socket + .ctl)\n"
@@ -485,16 +488,52 @@ static int check_sealable(const struct ivnetd_segment_config *s, const char *pro
 	return -1;
 }
 
+int ivnetd_admin_default_path(struct ivnetd_segment_config *c)
+{
+	int n = snprintf(c->admin_path, sizeof(c->admin_path), "%s%s", c->socket_path,
+			 IVNET_ADMIN_SUFFIX);
+
+	if (n < 0 || n >= (int)sizeof(c->admin_path)) {
+		c->admin_path[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
+}
+
+/* Two segments' sockets (either kind) at one path? */
+static int paths_clash(const struct ivnetd_segment_config *a, const struct ivnetd_segment_config *b)
+{
+	return !strcmp(a->socket_path, b->socket_path) || !strcmp(a->admin_path, b->admin_path) ||
+	       !strcmp(a->socket_path, b->admin_path) || !strcmp(a->admin_path, b->socket_path);
+}
+
+/* The admin socket: admin=PATH, or beside the segment's socket. */
+static int check_admin_path(struct ivnetd_segment_config *s, const char *prog)
+{
+	if (!s->admin_path[0] && ivnetd_admin_default_path(s)) {
+		fprintf(stderr,
+			"%s: segment %s: socket path too long for an admin socket beside it\n",
+			prog, s->name);
+		return -1;
+	}
+	if (!strcmp(s->admin_path, s->socket_path)) {
+		fprintf(stderr, "%s: segment %s: admin socket and socket are one path\n", prog,
+			s->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int check_config(struct ivnetd_config *cfg, const char *prog)
 {
 	int i, j;
 
 	for (i = 0; i < cfg->nseg; i++) {
-		if (check_sealable(&cfg->seg[i], prog))
+		if (check_sealable(&cfg->seg[i], prog) || check_admin_path(&cfg->seg[i], prog))
 			return -1;
 		for (j = 0; j < i; j++) {
 			if (!strcmp(cfg->seg[i].name, cfg->seg[j].name) ||
-			    !strcmp(cfg->seg[i].socket_path, cfg->seg[j].socket_path)) {
+			    paths_clash(&cfg->seg[i], &cfg->seg[j])) {
 				fprintf(stderr, "%s: segments %d and %d share a name or socket\n",
 					prog, j, i);
 				return -1;

@@ -4,6 +4,7 @@
  * vector that tells every peer the table changed.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ivnetd.h"
@@ -78,20 +79,84 @@ static void table_changed(struct ivnetd_segment *s)
 	ivnet_store_release(&h->table_gen, ivnet_load_relaxed(&h->table_gen) + 1);
 }
 
+void ivnetd_peer_admin_of(const struct ivnetd_segment *s, uint32_t id, const struct ivnetd_peer *p,
+			  struct ivnet_peer_admin *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->state = p ? IVNET_PEER_JOINED : IVNET_PEER_ABSENT;
+	out->epoch = s->epoch[id];
+	ivnetd_peer_mac(s, id, out->mac);
+	out->flags = p ? p->flags : 0;
+	out->ivpos = p ? p->ivpos : IVNET_ADMIN_NO_IVPOS;
+}
+
 /* The broker's half of a joined peer's entry, from the broker's own state. */
 static void write_entry(struct ivnetd_segment *s, const struct ivnetd_peer *p)
 {
 	struct ivnet_peer *e = ivnet_region_peer(&s->region, p->id);
+	struct ivnet_peer_admin a;
+	int i;
 
+	ivnetd_peer_admin_of(s, p->id, p, &a);
 	/* The entry is written while state says ABSENT, then state goes
 	 * JOINED with release: a reader that loads state with acquire sees
 	 * the MAC and epoch that go with it. */
 	ivnet_store_relaxed(&e->admin.state, IVNET_PEER_ABSENT);
-	ivnetd_peer_mac(s, p->id, e->admin.mac);
-	ivnet_store_relaxed(&e->admin.flags, p->flags);
-	ivnet_store_relaxed(&e->admin.ivpos, p->ivpos);
-	ivnet_store_relaxed(&e->admin.epoch, s->epoch[p->id]);
+	for (i = 0; i < 6; i++)
+		ivnet_store_relaxed(&e->admin.mac[i], a.mac[i]);
+	ivnet_store_relaxed(&e->admin.flags, a.flags);
+	ivnet_store_relaxed(&e->admin.ivpos, a.ivpos);
+	ivnet_store_relaxed(&e->admin.epoch, a.epoch);
 	ivnet_store_release(&e->admin.state, IVNET_PEER_JOINED);
+}
+
+/* Does the shared entry say what the broker wrote? An empty slot only has
+ * to say ABSENT: the rest is the last occupant's and means nothing. */
+static int entry_whole(const struct ivnet_peer_admin *e, const struct ivnet_peer_admin *want)
+{
+	uint8_t mac[6];
+	int i;
+
+	if (ivnet_load_relaxed(&e->state) != want->state)
+		return 0;
+	if (want->state != IVNET_PEER_JOINED)
+		return 1;
+	for (i = 0; i < 6; i++)
+		mac[i] = ivnet_load_relaxed(&e->mac[i]);
+	return ivnet_load_relaxed(&e->epoch) == want->epoch &&
+	       ivnet_load_relaxed(&e->flags) == want->flags &&
+	       ivnet_load_relaxed(&e->ivpos) == want->ivpos && !memcmp(mac, want->mac, 6);
+}
+
+/*
+ * Readers that still take the broker's half from the shared table (the admin
+ * region is the word to trust) get it back within IVNETD_RESTORE_MS. One log
+ * line per slot and episode: a peer that keeps rewriting is told once.
+ */
+void ivnetd_peer_restore_table(struct ivnetd_segment *s)
+{
+	struct ivnet_peer_admin want;
+	uint32_t i;
+
+	for (i = 0; i < s->region.layout.max_peers; i++) {
+		struct ivnet_peer *e = ivnet_region_peer(&s->region, i);
+		uint64_t bit = 1ull << i;
+
+		ivnetd_peer_admin_of(s, i, s->peer[i], &want);
+		if (entry_whole(&e->admin, &want)) {
+			s->entry_tampered &= ~bit;
+			continue;
+		}
+		if (!(s->entry_tampered & bit))
+			ivnetd_log(s->d,
+				   "tamper segment=%s peer=%u table entry rewritten: restored",
+				   s->cfg.name, i);
+		s->entry_tampered |= bit;
+		if (s->peer[i])
+			write_entry(s, s->peer[i]);
+		else
+			ivnet_store_release(&e->admin.state, IVNET_PEER_ABSENT);
+	}
 }
 
 void ivnetd_peer_publish(struct ivnetd_segment *s, struct ivnetd_peer *p)
@@ -149,6 +214,8 @@ void ivnetd_peer_signal_all(struct ivnetd_segment *s, const struct ivnetd_peer *
 	uint64_t one = 1;
 	uint32_t i;
 
+	/* The admin regions first: a peer woken below reads the new word. */
+	ivnetd_admin_sync(s);
 	for (i = 0; i < s->region.layout.max_peers; i++) {
 		struct ivnetd_peer *p = s->peer[i];
 

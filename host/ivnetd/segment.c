@@ -225,6 +225,7 @@ void ivnetd_segment_accept(struct ivnetd_segment *s)
 	if (!p)
 		return;
 	ivnetd_segment_restore_header(s);
+	ivnetd_peer_restore_table(s);
 	if (peer_creds(fd, p))
 		return refuse(s, p, &s->n.refused_error, "no-credentials");
 	if (!ivnetd_peer_allowed(&s->cfg, p->uid, p->gid))
@@ -354,24 +355,32 @@ static int socket_in_use(const char *path)
 	return live ? -EADDRINUSE : 0;
 }
 
-static int listen_on(struct ivnetd_segment *s)
+int ivnetd_segment_listen(const struct ivnetd_segment_config *c, const char *path)
 {
-	const struct ivnetd_segment_config *c = &s->cfg;
 	struct sockaddr_un sun;
-	int fd = host_unix_socket(c->socket_path, SOCK_NONBLOCK, &sun);
+	int fd = host_unix_socket(path, SOCK_NONBLOCK, &sun);
 
 	if (fd < 0)
 		return fd;
-	unlink(c->socket_path);
+	unlink(path);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    (c->socket_mode >= 0 && chmod(c->socket_path, (mode_t)c->socket_mode) < 0) ||
-	    (c->socket_group_set && chown(c->socket_path, (uid_t)-1, c->socket_group) < 0) ||
+	    (c->socket_mode >= 0 && chmod(path, (mode_t)c->socket_mode) < 0) ||
+	    (c->socket_group_set && chown(path, (uid_t)-1, c->socket_group) < 0) ||
 	    listen(fd, 64) < 0) {
 		int e = errno;
 
 		close(fd);
 		return -e;
 	}
+	return fd;
+}
+
+static int listen_on(struct ivnetd_segment *s)
+{
+	int fd = ivnetd_segment_listen(&s->cfg, s->cfg.socket_path);
+
+	if (fd < 0)
+		return fd;
 	s->w.kind = IVNETD_W_LISTEN;
 	s->w.fd = fd;
 	return 0;
@@ -397,6 +406,12 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 	s->cfg = *cfg;
 	s->w.fd = -1;
 	s->region.fd = -1;
+	s->admin_w.w.fd = -1;
+	if (!s->cfg.admin_path[0] && ivnetd_admin_default_path(&s->cfg)) {
+		ivnetd_log(d, "error segment=%s socket=%s: too long for an admin socket beside it",
+			   cfg->name, cfg->socket_path);
+		return -ENAMETOOLONG;
+	}
 	ret = socket_in_use(cfg->socket_path);
 	if (ret) {
 		ivnetd_log(d, "error segment=%s socket=%s: %s", cfg->name, cfg->socket_path,
@@ -426,10 +441,20 @@ int ivnetd_segment_start(struct ivnetd *d, struct ivnetd_segment *s,
 			   strerror(-ret));
 		goto err_region;
 	}
+	ret = ivnetd_admin_start(s);
+	if (ret) {
+		ivnetd_log(d, "error segment=%s admin=%s: %s", cfg->name, s->cfg.admin_path,
+			   strerror(-ret));
+		close(s->w.fd);
+		s->w.fd = -1;
+		unlink(cfg->socket_path);
+		goto err_region;
+	}
 	ivnetd_log(d,
-		   "segment segment=%s socket=%s size=%" PRIu64 " peers=%u vectors=%u slots=%u "
+		   "segment segment=%s socket=%s admin=%s size=%" PRIu64
+		   " peers=%u vectors=%u slots=%u "
 		   "slot-size=%u",
-		   cfg->name, cfg->socket_path, s->region.layout.region_size,
+		   cfg->name, cfg->socket_path, s->cfg.admin_path, s->region.layout.region_size,
 		   s->region.layout.max_peers, s->region.layout.vectors,
 		   s->region.layout.slot_count, s->region.layout.slot_size);
 	return 0;
@@ -452,6 +477,7 @@ void ivnetd_segment_stop(struct ivnetd_segment *s)
 	for (i = 0; i < IVNET_PEERS_MAX; i++)
 		if (s->peer[i])
 			peer_leave(s, s->peer[i], "shutdown");
+	ivnetd_admin_stop(s);
 	ivnetd_placement_stop(&s->pl);
 	close(s->w.fd);
 	s->w.fd = -1;
