@@ -44,6 +44,9 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             receives no unicast frame that is not its own.
             IVNET_E2E_FORGE_PARAMS adds module parameters (require_admin=0
             must fail it)
+  noadmin   a guest without the admin device: insmod makes no ivnet0 and
+            dmesg says what it waits for; with require_admin=0 ivnet0
+            comes up with the broker's MAC and a warning
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
                          [--only TEST,...] --icmp-probe ICMP_PROBE
@@ -1004,6 +1007,35 @@ def test_forge(ctx):
         nd.g.assert_no_oops()
 
 
+def test_noadmin(ctx):
+    """Without its admin device the driver waits, saying why; require_admin=0
+    works without one."""
+    broker = ctx.broker('noadmin')
+    g = gl.Guest('noadmin', ctx.kernel, ctx.initrd,
+                 gl.ivshmem_doorbell_args(broker.sock, 2, admin=False), mem=MEM,
+                 workdir=ctx.work)
+    ctx.guests.append(g)
+    g.start()
+    g.wait_ready(BOOT_TIMEOUT)
+    nd = Node(g, broker.peer_of_pid(g._proc.pid))
+    nd.run('insmod /ivnet.ko')
+    rc, out = nd.rc('test -e /sys/class/net/ivnet0')
+    expect(rc != 0, f'{nd.name}: ivnet0 without an admin device (the shared table believed)')
+    dmesg = nd.run('dmesg')
+    expect('waits for the admin device of IVPosition' in dmesg and 'require_admin=0' in dmesg,
+           f'{nd.name}: no word on the missing admin device:\n' +
+           '\n'.join(l for l in dmesg.splitlines() if 'ivnet' in l))
+    ok(f'{nd.name}: no ivnet0 without the admin device; dmesg says what it waits for')
+    nd.run('rmmod ivnet')
+    load(nd, 'require_admin=0')
+    expect('not vouched for' in nd.run('dmesg'),
+           f'{nd.name}: require_admin=0 loaded without a warning')
+    link_up(nd)
+    ok(f'{nd.name}: require_admin=0: ivnet0 with the broker\'s MAC, and a warning')
+    unload(nd)
+    g.assert_no_oops()
+
+
 TESTS = {
     'pair': test_pair,
     'three': test_three,
@@ -1012,6 +1044,7 @@ TESTS = {
     'flood': test_flood,
     'mtu': test_mtu,
     'forge': test_forge,
+    'noadmin': test_noadmin,
 }
 
 
