@@ -22,6 +22,16 @@ void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector)
 #define IVNET_HDR_TRIES 10
 #define IVNET_HDR_RETRY_MS 100
 
+/* A copy of the header: the broker's (the admin region's), or with
+ * require_admin=0 the segment's own, which any peer can rewrite. */
+static int copy_header(struct ivnet_priv *priv)
+{
+	if (priv->admin)
+		return ivnet_admin_header(priv->admin, &priv->hdr);
+	ivnet_admin_copy(&priv->hdr, priv->shm, sizeof(priv->hdr));
+	return 0;
+}
+
 /* The layout from the header, confirmed against what the device says: the
  * BAR2 size and its MSI-X table size, which no other peer can rewrite. */
 static int read_layout(struct ivnet_priv *priv)
@@ -32,22 +42,56 @@ static int read_layout(struct ivnet_priv *priv)
 	int tries, err = -EPROTO;
 
 	if (vectors < (int)IVNET_VECTORS_MIN) {
-		dev_err(&pdev->dev, "needs MSI-X with %u vectors or more (vectors=N on the device)\n",
+		dev_err(&pdev->dev,
+			"needs MSI-X with %u vectors or more (vectors=N on the device)\n",
 			IVNET_VECTORS_MIN);
 		return -ENODEV;
 	}
 	for (tries = 0; tries < IVNET_HDR_TRIES; tries++) {
 		if (tries)
 			msleep(IVNET_HDR_RETRY_MS);
-		err = ivnet_layout_from_header(priv->shm, priv->shm_size, vectors, &priv->layout,
-					       &why);
+		why = "admin region torn on every try:";
+		err = copy_header(priv);
+		if (!err)
+			err = ivnet_layout_from_header(&priv->hdr, priv->shm_size, vectors,
+						       &priv->layout, &why);
 		if (!err)
 			return 0;
 	}
 	dev_err(&pdev->dev,
-		"shared region refused (bad %s; BAR2 %llu bytes, %d vectors): is the server ivnetd, and ready?\n",
-		why ? why : "header", (unsigned long long)priv->shm_size, vectors);
+		"%s region refused (bad %s; BAR2 %llu bytes, %d vectors): is the server ivnetd, "
+		"and ready?\n",
+		priv->admin ? "the admin device's copy of the" : "shared", why ? why : "header",
+		(unsigned long long)priv->shm_size, vectors);
 	return err;
+}
+
+/* Our slot: the joined entry whose ivpos is our IVPosition, in the broker's
+ * copy of the table (or with require_admin=0 in the shared one). */
+static int find_self(struct ivnet_priv *priv)
+{
+	struct device *dev = &priv->pdev->dev;
+	u32 n = priv->layout.max_peers;
+	int slot;
+
+	if (!priv->admin) {
+		slot = ivnet_find_slot(priv->shm, &priv->layout, priv->ivpos);
+	} else {
+		priv->vouched = devm_kcalloc(dev, n, sizeof(*priv->vouched), GFP_KERNEL);
+		priv->vouched_next = devm_kcalloc(dev, n, sizeof(*priv->vouched), GFP_KERNEL);
+		if (!priv->vouched || !priv->vouched_next)
+			return -ENOMEM;
+		slot = ivnet_admin_snapshot(priv->admin->base, NULL, priv->vouched, n);
+		if (!slot)
+			slot = ivnet_admin_find_slot(priv->vouched, n, priv->ivpos);
+	}
+	if (slot < 0) {
+		dev_err(dev, "IVPosition %u has no entry in the %s peer table (%d)\n", priv->ivpos,
+			priv->admin ? "admin device's" : "shared", slot);
+		return -EPROTO;
+	}
+	priv->self = slot;
+	return 0;
 }
 
 static int map_region(struct ivnet_priv *priv)
@@ -66,17 +110,21 @@ static int map_region(struct ivnet_priv *priv)
 		devm_memremap(&pdev->dev, pci_resource_start(pdev, 2), priv->shm_size, MEMREMAP_WB);
 	if (IS_ERR(priv->shm))
 		return PTR_ERR(priv->shm);
-	err = read_layout(priv);
-	if (err)
-		return err;
+	if (ivnet_is_admin_region(priv->shm, priv->shm_size))
+		return -ENODEV; /* an admin device the ivnet-admin driver refused */
 	priv->ivpos = readl(priv->regs + IVNET_REG_IVPOSITION);
-	err = ivnet_find_slot(priv->shm, &priv->layout, priv->ivpos);
-	if (err < 0) {
-		dev_err(&pdev->dev, "IVPosition %u has no entry in the peer table\n", priv->ivpos);
-		return -EPROTO;
+	if (ivnet_require_admin) {
+		err = ivnet_admin_pair(priv);
+		if (err)
+			return err;
+	} else {
+		dev_warn(&pdev->dev, "require_admin=0: the peer table is not vouched for (any peer "
+				     "can rewrite MACs, the uplink flag and the geometry)\n");
 	}
-	priv->self = err;
-	return 0;
+	err = read_layout(priv);
+	if (!err)
+		err = find_self(priv);
+	return err;
 }
 
 /* The MAC the broker gave us; a random one if it is not a unicast address. */
@@ -85,7 +133,10 @@ static void set_mac(struct ivnet_priv *priv)
 	struct ivnet_peer *e = ivnet_peer_entry(priv->shm, &priv->layout, priv->self);
 	u8 mac[ETH_ALEN];
 
-	memcpy(mac, e->admin.mac, ETH_ALEN);
+	if (priv->admin)
+		memcpy(mac, priv->vouched[priv->self].mac, ETH_ALEN);
+	else
+		memcpy(mac, e->admin.mac, ETH_ALEN);
 	if (is_valid_ether_addr(mac)) {
 		eth_hw_addr_set(priv->dev, mac);
 		return;
@@ -181,9 +232,8 @@ int ivnet_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (err)
 		goto err_irqs;
 	netdev_info(dev, "peer %u of %u in segment \"%.*s\", %u slots x %u B per ring\n",
-		    priv->self, priv->layout.max_peers, (int)IVNET_NAME_LEN,
-		    ((struct ivnet_region_hdr *)priv->shm)->name, priv->layout.slot_count,
-		    priv->layout.slot_size);
+		    priv->self, priv->layout.max_peers, (int)IVNET_NAME_LEN, priv->hdr.name,
+		    priv->layout.slot_count, priv->layout.slot_size);
 	schedule_delayed_work(&priv->peer_poll, HZ);
 	return 0;
 

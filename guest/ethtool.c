@@ -59,6 +59,7 @@ static const struct ivnet_stat_desc ivnet_stats[] = {
 	IVNET_DEV_STAT("interrupts", interrupts),
 	IVNET_DEV_STAT("interrupts_control", interrupts_ctrl),
 	IVNET_DEV_STAT("napi_polls", napi_polls),
+	IVNET_DEV_STAT("admin_snapshots_torn", admin_torn),
 };
 
 static u32 ivnet_stats_per_peer(void)

@@ -18,6 +18,7 @@
 #include <linux/pci.h>
 #include <linux/workqueue.h>
 
+#include "ivnet_admin.h"
 #include "ivnet_peer.h"
 #include "ivnet_ring.h"
 
@@ -39,6 +40,7 @@
 extern bool ivnet_napi;
 extern bool ivnet_suppress;
 extern bool ivnet_xmit_batch;
+extern bool ivnet_require_admin;
 
 struct ivnet_peer_stats {
 	u64 tx_packets;
@@ -64,6 +66,14 @@ struct ivnet_dev_peer {
 	struct ivnet_peer_stats st;
 };
 
+/* An admin device (admin.c), bound by the ivnet-admin driver. */
+struct ivnet_admin_dev {
+	struct list_head node; /* in admin.c's list, under its lock */
+	struct pci_dev *pdev;
+	void *base;  /* BAR2: the admin region, IVNET_ADMIN_SIZE bytes */
+	bool paired; /* a segment device uses it */
+};
+
 struct ivnet_priv {
 	struct net_device *dev;
 	struct pci_dev *pdev;
@@ -71,6 +81,14 @@ struct ivnet_priv {
 	void *shm;
 	resource_size_t shm_size;
 	struct ivnet_layout layout;
+	struct ivnet_region_hdr hdr; /* a copy of the header the layout came from */
+	/* The broker's word (NULL with require_admin=0: the shared table's).
+	 * vouched: its half of the peer table at the last complete snapshot,
+	 * vouched_next the buffer a snapshot is taken into; both max_peers
+	 * entries, under scan_lock once the device is registered. */
+	struct ivnet_admin_dev *admin;
+	struct ivnet_peer_admin *vouched;
+	struct ivnet_peer_admin *vouched_next;
 	u32 self;		     /* our slot */
 	u32 ivpos;		     /* our ivshmem id (IVPosition) */
 	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
@@ -95,6 +113,7 @@ struct ivnet_priv {
 	u64 interrupts;
 	u64 interrupts_ctrl;
 	u64 napi_polls;
+	u64 admin_torn; /* admin snapshots torn on every try: previous view kept */
 };
 
 /* Validation failures in the ring from p towards us, and in what it sent. */
@@ -111,6 +130,13 @@ static inline u64 ivnet_peer_tx_errors(const struct ivnet_dev_peer *p)
 {
 	return READ_ONCE(p->tx.stats.bad_index);
 }
+
+/* admin.c */
+extern struct pci_driver ivnet_admin_driver;
+bool ivnet_is_admin_region(const void *base, resource_size_t size);
+int ivnet_admin_header(struct ivnet_admin_dev *a, struct ivnet_region_hdr *seg);
+int ivnet_admin_pair(struct ivnet_priv *priv);
+void ivnet_admin_refresh(struct ivnet_priv *priv);
 
 /* device.c */
 void ivnet_doorbell(struct ivnet_priv *priv, u32 ivpos, u32 vector);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * ivnet.ko - module entry: parameters, the ring self-test, and the PCI
- * driver for the ivshmem device (1af4:1110, revision 1).
+ * drivers for the ivshmem devices (1af4:1110, revision 1): the segment's
+ * (a netdev) and the broker's admin region (admin.c).
  */
 #include <linux/module.h>
 #include <linux/pci.h>
@@ -28,6 +29,12 @@ module_param_named(xmit_batch, ivnet_xmit_batch, bool, 0644);
 MODULE_PARM_DESC(xmit_batch,
 		 "Publish frames once per batch from the stack (1, default), or one by one (0)");
 
+bool ivnet_require_admin = true;
+module_param_named(require_admin, ivnet_require_admin, bool, 0444);
+MODULE_PARM_DESC(require_admin,
+		 "Take the geometry and the peer table from the broker's admin device (1, "
+		 "default), or trust the segment's shared table (0: any peer can rewrite it)");
+
 int ivnet_pci_probe(struct pci_dev *pdev, const struct pci_device_id *id);
 void ivnet_pci_remove(struct pci_dev *pdev);
 
@@ -51,12 +58,20 @@ static int __init ivnet_init(void)
 		if (err)
 			return err;
 	}
-	return pci_register_driver(&ivnet_pci_driver);
+	/* the admin devices first, so that the segment devices find theirs */
+	err = pci_register_driver(&ivnet_admin_driver);
+	if (err)
+		return err;
+	err = pci_register_driver(&ivnet_pci_driver);
+	if (err)
+		pci_unregister_driver(&ivnet_admin_driver);
+	return err;
 }
 
 static void __exit ivnet_exit(void)
 {
 	pci_unregister_driver(&ivnet_pci_driver);
+	pci_unregister_driver(&ivnet_admin_driver);
 }
 
 module_init(ivnet_init);

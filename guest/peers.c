@@ -5,7 +5,9 @@
  *
  * A peer is up by the rule of abi/ivnet_peer.h: the broker says it joined,
  * its own line says its link is up, and that line belongs to the current
- * join.
+ * join. What the broker says (joined, epoch, MAC, uplink flag, ivpos) comes
+ * from a snapshot of our admin region, which no other peer can write; only
+ * the link half comes from the shared table (require_admin=0: all of it).
  * The table is rescanned when a control doorbell rings (the broker's on a
  * join or leave, a peer's when its link changes) and once a second in case
  * a doorbell was lost. Values read from the table are copied and compared,
@@ -18,36 +20,66 @@ static struct ivnet_peer *entry(struct ivnet_priv *priv, u32 id)
 	return ivnet_peer_entry(priv->shm, &priv->layout, id);
 }
 
+/*
+ * The broker's half of entry id: from the last snapshot of the admin region,
+ * or with require_admin=0 from the shared table. False unless joined.
+ */
+static bool broker_half(struct ivnet_priv *priv, u32 id, struct ivnet_peer_admin *out)
+{
+	struct ivnet_peer *e = entry(priv, id);
+
+	if (priv->admin) {
+		*out = priv->vouched[id];
+		return out->state == IVNET_PEER_JOINED;
+	}
+	if (!ivnet_peer_joined(e, &out->epoch))
+		return false;
+	out->ivpos = ivnet_load_relaxed(&e->admin.ivpos);
+	out->flags = ivnet_load_relaxed(&e->admin.flags);
+	memcpy(out->mac, e->admin.mac, ETH_ALEN);
+	return true;
+}
+
 /* Tell every peer our link line changed (their control vector). */
 static void announce(struct ivnet_priv *priv)
 {
-	u32 id, epoch;
+	struct ivnet_peer_admin a;
+	u32 id;
 
 	for (id = 0; id < priv->layout.max_peers; id++)
-		if (id != priv->self && ivnet_peer_joined(entry(priv, id), &epoch))
-			ivnet_doorbell(priv, ivnet_load_relaxed(&entry(priv, id)->admin.ivpos),
-				       IVNET_VEC_CONTROL);
+		if (id != priv->self && broker_half(priv, id, &a))
+			ivnet_doorbell(priv, a.ivpos, IVNET_VEC_CONTROL);
 }
 
 void ivnet_link_set(struct ivnet_priv *priv, bool up)
 {
-	ivnet_peer_link_set(entry(priv, priv->self), up, priv->dev->max_mtu, IVNET_F_ALL);
+	struct ivnet_peer *e = entry(priv, priv->self);
+	u32 join_epoch;
+
+	mutex_lock(&priv->scan_lock);
+	ivnet_admin_refresh(priv);
+	/* the broker's epoch for our slot, not what a peer may have written */
+	join_epoch =
+		priv->admin ? priv->vouched[priv->self].epoch : ivnet_load_relaxed(&e->admin.epoch);
+	ivnet_peer_link_set_under(e, up, join_epoch, priv->dev->max_mtu, IVNET_F_ALL);
 	announce(priv);
+	mutex_unlock(&priv->scan_lock);
 }
 
-/* Reads one entry; returns whether the peer is up. */
+/* Reads one entry; returns whether the peer is up. The link half is the
+ * peer's own word from the shared table, checked against the broker's. */
 static bool read_peer(struct ivnet_priv *priv, u32 id, u8 *mac, u32 *ivpos, u32 *link_epoch,
 		      u32 *features, bool *uplink)
 {
 	struct ivnet_peer *e = entry(priv, id);
-	u32 epoch;
+	struct ivnet_peer_admin a;
 
-	if (!ivnet_peer_joined(e, &epoch))
+	if (!broker_half(priv, id, &a))
 		return false;
-	*ivpos = ivnet_load_relaxed(&e->admin.ivpos);
-	*uplink = ivnet_load_relaxed(&e->admin.flags) & IVNET_PEER_F_UPLINK;
-	memcpy(mac, e->admin.mac, ETH_ALEN);
-	if (!ivnet_peer_link_ok(e, epoch))
+	*ivpos = a.ivpos;
+	*uplink = a.flags & IVNET_PEER_F_UPLINK;
+	memcpy(mac, a.mac, ETH_ALEN);
+	if (!ivnet_peer_link_ok(e, a.epoch))
 		return false;
 	*link_epoch = ivnet_load_relaxed(&e->link.epoch);
 	*features = ivnet_load_relaxed(&e->link.features);
@@ -63,6 +95,7 @@ void ivnet_peers_scan(struct ivnet_priv *priv)
 	mutex_lock(&priv->scan_lock);
 	if (!READ_ONCE(priv->running))
 		goto out;
+	ivnet_admin_refresh(priv);
 	for (id = 0; id < priv->layout.max_peers; id++) {
 		struct ivnet_dev_peer *p = &priv->peer[id];
 		u32 link_epoch = 0, features = 0, ivpos = 0;

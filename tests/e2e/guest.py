@@ -193,11 +193,17 @@ def ivshmem_plain_args(mem_path, size='4M', ident='ivm'):
             '-device', f'ivshmem-plain,memdev={ident}']
 
 
-def ivshmem_doorbell_args(socket_path, vectors=2, ident='ivs'):
+def ivshmem_doorbell_args(socket_path, vectors=2, ident='ivs', admin=True):
     """QEMU arguments for an ivshmem-doorbell device served by a broker
-    (ivshmem-server protocol) on a unix socket."""
-    return ['-chardev', f'socket,path={socket_path},id={ident}',
+    (ivshmem-server protocol) on a unix socket and, with admin, the second
+    device that carries the broker's admin region for it (served on the
+    socket's path + '.admin'; ivnet.ko needs it unless require_admin=0)."""
+    args = ['-chardev', f'socket,path={socket_path},id={ident}',
             '-device', f'ivshmem-doorbell,chardev={ident},vectors={vectors}']
+    if admin:
+        args += ['-chardev', f'socket,path={socket_path}.admin,id={ident}adm',
+                 '-device', f'ivshmem-doorbell,chardev={ident}adm,vectors=1']
+    return args
 
 
 def _die_with_parent():

@@ -24,6 +24,7 @@ import ivtest  # noqa: E402
 from ivtest import fail, ok, wait_for  # noqa: E402
 
 REGION = 16 << 20
+ADMIN_BAR2 = 16 << 10  # IVNET_ADMIN_SIZE
 
 
 # In the guest: find the ivshmem device, enable it, print what we check.
@@ -40,11 +41,24 @@ done
 
 
 def probe(g):
+    """The segment's device; the admin device beside it (a 16 KiB BAR2, see
+    guest.ivshmem_doorbell_args) must be there too."""
     out = g.run_ok(PROBE)
-    vals = dict(line.split() for line in out.splitlines() if line.count(' ') == 1)
-    if set(vals) != {'bar2', 'revision', 'ivposition'}:
-        fail(f'guest {g.name}: no ivshmem device found:\n{out}')
-    return {k: int(v, 0) for k, v in vals.items()}
+    devs, cur = [], {}
+    for line in out.splitlines():
+        if line.count(' ') != 1:
+            continue
+        k, v = line.split()
+        if k == 'bar2':
+            cur = {}
+            devs.append(cur)
+        cur[k] = int(v, 0)
+    seg = [d for d in devs if d.get('bar2') != ADMIN_BAR2]
+    if len(seg) != 1 or set(seg[0]) != {'bar2', 'revision', 'ivposition'}:
+        fail(f'guest {g.name}: not one segment ivshmem device:\n{out}')
+    if len(devs) != 2:
+        fail(f'guest {g.name}: no admin device beside the segment\'s:\n{out}')
+    return seg[0]
 
 
 def main():

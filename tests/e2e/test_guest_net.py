@@ -33,6 +33,20 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             requests: 1500 bytes are answered at MTU 1500; 3000 bytes are
             dropped and counted (rx_errors), never answered; at MTU 4000 they
             are answered
+  forge     tests/peers/ivnet-hostile --forge-table joins first and, once B is
+            up, keeps rewriting the shared peer table and header: the uplink
+            flag on itself, B's MAC in its own entry (link epoch bumped),
+            JOINED entries with the next ivshmem id and B's MAC in the free
+            slots, max_frame 16 in the header. Ping and an md5-checked TCP
+            transfer A <-> B, frames to an unknown MAC dropped and counted
+            (no uplink), a guest C booted meanwhile gets the broker's slot
+            and MAC and pings A and B, carriers stay up, and the forger
+            receives no unicast frame that is not its own.
+            IVNET_E2E_FORGE_PARAMS adds module parameters (require_admin=0
+            must fail it)
+  noadmin   a guest without the admin device: insmod makes no ivnet0 and
+            dmesg says what it waits for; with require_admin=0 ivnet0
+            comes up with the broker's MAC and a warning
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
                          [--only TEST,...] --icmp-probe ICMP_PROBE
@@ -867,6 +881,165 @@ def test_mtu(ctx):
     a.g.assert_no_oops()
 
 
+# ------------------------------------------------------------------ forge
+
+FORGE_TRANSFER = 4 << 20  # bytes each way under the forger
+FORGE_VICTIM = 2  # the forger joins first (slot 0): the guests get 1 and 2
+FORGE_UNKNOWN_IP, FORGE_UNKNOWN_MAC = f'{SUBNET}.201', '02:00:5e:00:00:c9'
+
+
+def start_forger(ctx, broker):
+    """ivnet-hostile --forge-table, joined before any guest: slot 0, ahead of
+    its victim (slot FORGE_VICTIM) in every scan of the table. It forges
+    once the victim is up and goes on until told to stop (SIGTERM)."""
+    err = open(os.path.join(ctx.work, 'forge-hostile.err'), 'w')
+    argv = [ctx.hostile, broker.sock, '--forge-table', '--target', str(FORGE_VICTIM),
+            '--wait', '900', '--seconds', '100000']
+    note('running ' + ' '.join(argv))
+    h = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, text=True)
+    err.close()
+    broker.peer_of_pid(h.pid)
+    return h
+
+
+def stop_forger(ctx, h):
+    """SIGTERM; its summary (it must have run until then)."""
+    alive = h.poll() is None
+    if alive:
+        h.send_signal(signal.SIGTERM)
+    out, _ = h.communicate(timeout=60)
+    with open(os.path.join(ctx.work, 'forge-hostile.err')) as f:
+        err = f.read()
+    expect(alive and h.returncode == 0 and 'Sanitizer' not in err,
+           f'ivnet-hostile --forge-table stopped early or failed ({h.returncode}):\n{out}'
+           f'{err[-3000:]}')
+    try:
+        s = json.loads(out.strip().splitlines()[-1])['forge']
+        # unicast it received for the victim, and for the MAC it claimed as
+        # a forged uplink's
+        return {'rounds': s['rounds'], 'rx_victim': s['rx_target'],
+                'rx_misrouted': s['rx_target'] + s['rx_unknown']}
+    except (ValueError, IndexError, KeyError):
+        raise Failure(f'ivnet-hostile --forge-table printed no summary:\n{out}{err[-3000:]}')
+
+
+def soft(bad, what, fn):
+    """Runs one check; a Failure is noted in `bad` and the next check runs."""
+    try:
+        fn()
+        ok(what)
+    except Failure as e:
+        bad.append(f'{what}: {e}')
+        note(f'FAILED {what}: {e}')
+
+
+def forge_unknown_unicast(a):
+    """A frame to a MAC nobody has: dropped (no uplink here), counted."""
+    before = counter(a, 'tx_dropped_unknown')
+    a.run(f'arp -i ivnet0 -s {FORGE_UNKNOWN_IP} {FORGE_UNKNOWN_MAC}')  # busybox: no ip neigh add
+    a.rc(f'ping -c 5 -i 0.2 -W 1 {FORGE_UNKNOWN_IP}')
+    after = counter(a, 'tx_dropped_unknown')
+    expect(after - before >= 5, f'{a.name}: {after - before} of 5 frames to an unknown MAC '
+           'counted as dropped: they went to a forged uplink')
+
+
+def forge_late_joiner(ctx, broker, params, bad):
+    """A guest booted while the table and header are forged gets its own
+    slot and MAC (load() checks the broker's) and reaches the others."""
+    (c,) = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('forge-c',), ctx.guests)
+    try:
+        load(c, params)
+    except Failure as e:
+        bad.append(f'{c.name} joining under the forger: {e}')
+        return None
+    link_up(c)
+    soft(bad, f'{c.name} (slot {c.id}, {c.mac}) has carrier', lambda: wait_carrier(c, 1))
+    return c
+
+
+def forge_checks(ctx, broker, params):
+    """Boots A and B (B the victim), then checks what the forger could
+    change; returns the failed checks and the nodes."""
+    x, y = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('forge-a', 'forge-b'), ctx.guests)
+    a, b = sorted((x, y), key=lambda nd: nd.id)
+    expect(b.id == FORGE_VICTIM, f'guests got slots {a.id} and {b.id}, expected the '
+           f'victim at {FORGE_VICTIM}')
+    parallel(lambda: load(a, params), lambda: load(b, params))
+    for nd in (a, b):
+        link_up(nd)
+    wait_carrier(a, 1)
+    wait_carrier(b, 1)
+    log = os.path.join(ctx.work, 'forge-hostile.err')
+    wait_for('the forger to start', lambda: 'attacking' in open(log).read(), timeout=60)
+    time.sleep(3)  # forged rounds, link epoch bumps, rescans in both guests
+    bad = []
+    soft(bad, f'ping {a.name} <-> {b.name} under the forger', lambda: ping_both(a, b, 56))
+    soft(bad, f'TCP {a.name} <-> {b.name}, md5 checked, under the forger',
+         lambda: tcp_both_ways(a, b, FORGE_TRANSFER))
+    soft(bad, f'{a.name}: unknown unicast dropped, not sent to a forged uplink',
+         lambda: forge_unknown_unicast(a))
+    c = forge_late_joiner(ctx, broker, params, bad)
+    if c:
+        soft(bad, f'ping {c.name} <-> {a.name}', lambda: ping_both(c, a, 56))
+        soft(bad, f'ping {c.name} <-> {b.name}', lambda: ping_both(c, b, 56))
+    for nd in (a, b):
+        soft(bad, f'{nd.name} keeps its carrier', lambda nd=nd: carrier_stays(nd, 1))
+    return bad, [a, b] + ([c] if c else [])
+
+
+def test_forge(ctx):
+    """A peer forging the shared peer table and header changes nothing."""
+    params = os.environ.get('IVNET_E2E_FORGE_PARAMS', '')
+    broker = ctx.broker('forge')
+    h = start_forger(ctx, broker)
+    try:
+        bad, nodes = forge_checks(ctx, broker, params)
+    except BaseException:
+        h.kill()
+        h.communicate()
+        raise
+    summary = stop_forger(ctx, h)
+    note(f'forger: {summary}')
+    expect(summary['rounds'] > 0, f'the forger forged nothing: {summary}')
+    if summary['rx_misrouted'] or summary['rx_victim']:
+        bad.append(f'the forger received {summary["rx_misrouted"]} unicast frames not for it '
+                   f'({summary["rx_victim"]} for the victim)')
+    expect(not bad, 'the forged table or header was believed:\n  ' + '\n  '.join(bad))
+    ok(f'{summary["rounds"]} forging rounds: no unicast reached the forger, traffic and '
+       'carriers as before, a late joiner took its own slot and MAC')
+    for nd in nodes:
+        nd.g.assert_no_oops()
+
+
+def test_noadmin(ctx):
+    """Without its admin device the driver waits, saying why; require_admin=0
+    works without one."""
+    broker = ctx.broker('noadmin')
+    g = gl.Guest('noadmin', ctx.kernel, ctx.initrd,
+                 gl.ivshmem_doorbell_args(broker.sock, 2, admin=False), mem=MEM,
+                 workdir=ctx.work)
+    ctx.guests.append(g)
+    g.start()
+    g.wait_ready(BOOT_TIMEOUT)
+    nd = Node(g, broker.peer_of_pid(g._proc.pid))
+    nd.run('insmod /ivnet.ko')
+    rc, out = nd.rc('test -e /sys/class/net/ivnet0')
+    expect(rc != 0, f'{nd.name}: ivnet0 without an admin device (the shared table believed)')
+    dmesg = nd.run('dmesg')
+    expect('waits for the admin device of IVPosition' in dmesg and 'require_admin=0' in dmesg,
+           f'{nd.name}: no word on the missing admin device:\n' +
+           '\n'.join(l for l in dmesg.splitlines() if 'ivnet' in l))
+    ok(f'{nd.name}: no ivnet0 without the admin device; dmesg says what it waits for')
+    nd.run('rmmod ivnet')
+    load(nd, 'require_admin=0')
+    expect('not vouched for' in nd.run('dmesg'),
+           f'{nd.name}: require_admin=0 loaded without a warning')
+    link_up(nd)
+    ok(f'{nd.name}: require_admin=0: ivnet0 with the broker\'s MAC, and a warning')
+    unload(nd)
+    g.assert_no_oops()
+
+
 TESTS = {
     'pair': test_pair,
     'three': test_three,
@@ -874,6 +1047,8 @@ TESTS = {
     'hostile': test_hostile,
     'flood': test_flood,
     'mtu': test_mtu,
+    'forge': test_forge,
+    'noadmin': test_noadmin,
 }
 
 

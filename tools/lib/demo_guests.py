@@ -36,7 +36,8 @@ def main():
     sock = broker.sock
     guests = []
     try:
-        step('two QEMU guests with -device ivshmem-doorbell,vectors=2 on that socket')
+        step('two QEMU guests with -device ivshmem-doorbell,vectors=2 on that socket, and one '
+             "with vectors=1 on its .admin socket (the broker's admin region)")
         guests = [guest.Guest(n, kernel, initrd, guest.ivshmem_doorbell_args(sock, 2),
                               mem='512M', workdir=tmp) for n in ('a', 'b')]
         for g in guests:
