@@ -33,6 +33,13 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
             requests: 1500 bytes are answered at MTU 1500; 3000 bytes are
             dropped and counted (rx_errors), never answered; at MTU 4000 they
             are answered
+  slowpeer  tests/peers/ivnet-hostile --slow-consumer (C) frees two slots of
+            A's ring to it every 90 ms: iperf3 A->B alone, then while A
+            floods C's MAC with pings, then alone again; with the flood A->B
+            keeps at least SLOW_RATIO of its rate; A counts C's stall, no
+            ring-full drop towards B; the qdisc is mq with a queue per peer;
+            ifdown/ifup with C stalled, then --slow-consumer=rewind (a tail
+            that goes ahead, then back) and C leaving: A<->B pings all pass
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
                          [--only TEST,...] --icmp-probe ICMP_PROBE
@@ -867,6 +874,148 @@ def test_mtu(ctx):
     a.g.assert_no_oops()
 
 
+SLOW_SECONDS = 6  # each iperf3 run of the slowpeer group
+# A->B with the slow peer flooded, against A->B alone: without per-peer
+# queues it falls to a few percent; TCG's noise stays well within this.
+SLOW_RATIO = 0.5
+SLOW_ADDR = f'{SUBNET}.250'  # an address behind the slow peer (a static ARP entry)
+SLOW_LOOPS = 3  # ping loops from A to SLOW_ADDR
+
+
+def iperf3_mbps(client, server, seconds, port=5201):
+    """iperf3 client -> server; the Mbit/s the server received."""
+    server.run(f'iperf3 -s -1 -D -p {port}')
+    port_open(server, port)
+    out = client.run(f'iperf3 -c {server.ip} -p {port} -t {seconds} -J',
+                     timeout=seconds + CMD_TIMEOUT)
+    try:
+        j = json.loads(out[out.index('{'):out.rindex('}') + 1])
+        return j['end']['sum_received']['bits_per_second'] / 1e6
+    except (ValueError, KeyError) as e:
+        raise Failure(f'iperf3 {client.name} -> {server.name}: no result ({e}):\n{out}')
+
+
+def slow_peer(ctx, broker, a, mode):
+    """Starts ivnet-hostile --slow-consumer[=mode] against A; returns its
+    process and its broker entry once A's ivnet0 sees it."""
+    opt = '--slow-consumer' + (f'={mode}' if mode else '')
+    argv = [ctx.hostile, broker.sock, '--target', str(a.id), opt, '--seconds', '900']
+    note('running ' + ' '.join(argv))
+    h = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx.procs.append(h)
+    c = broker.peer_of_pid(h.pid)
+    a.run(f'arp -i ivnet0 -s {SLOW_ADDR} {c["mac"]}')
+    return h, c
+
+
+def slow_peer_end(h):
+    """SIGTERM, then its summary; it must have freed slots of A's ring."""
+    h.terminate()
+    out, err = h.communicate(timeout=60)
+    expect(h.returncode == 0 and 'Sanitizer' not in err,
+           f'ivnet-hostile --slow-consumer exited {h.returncode}:\n{out}{err[-3000:]}')
+    try:
+        summary = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failure(f'ivnet-hostile printed no summary:\n{out}{err[-3000:]}')
+    expect(summary['slow_freed'] > 0, f'the slow peer freed nothing: {summary}')
+    return summary
+
+
+def slow_flood(a, on):
+    """SLOW_LOOPS loops of pings from A to SLOW_ADDR (behind the slow peer),
+    100 a second each, none answered; or stops them."""
+    if not on:
+        stop_background(a, 'slow', also='ping')
+        return
+    a.run(f'for i in $(seq {SLOW_LOOPS}); do (while :; do ping -q -i 0.01 -s 1000 -w 30 '
+          f'{SLOW_ADDR}; done) > /dev/null 2>&1 & echo $!; done > /tmp/slow.pid')
+
+
+def slowpeer_measure(ctx, a, b, c):
+    """A->B alone, with A flooding the slow peer C, alone again. Returns
+    (alone, with) in Mbit/s."""
+    alone1 = iperf3_mbps(a, b, SLOW_SECONDS, 5210)
+    slow_flood(a, True)
+    # A's ring to C full: at most its slot count of frames fit in it
+    wait_for(f'{a.name} to fill its ring to the slow peer',
+             lambda: counter(a, f'peer{c["id"]}_tx_packets') >= 900, timeout=120, interval=1)
+    time.sleep(1)
+    with_ = iperf3_mbps(a, b, SLOW_SECONDS, 5211)
+    slow_flood(a, False)
+    alone2 = iperf3_mbps(a, b, SLOW_SECONDS, 5212)
+    alone = (alone1 + alone2) / 2
+    note(f'A->B: {alone1:.0f} and {alone2:.0f} Mbit/s alone, {with_:.0f} Mbit/s while A '
+         f'floods the slow peer: ratio {with_ / alone:.2f}')
+    return alone, with_
+
+
+def test_slowpeer(ctx):
+    """A slow consumer stalls only its own traffic from A, not A->B."""
+    broker = ctx.broker('slowpeer')
+    a, b = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('slow-a', 'slow-b'), ctx.guests)
+    parallel(lambda: load(a), lambda: load(b))
+    link_up(a)
+    link_up(b)
+    wait_carrier(a, 1)
+    wait_carrier(b, 1)
+    ping_both(a, b, 56)
+    h, c = slow_peer(ctx, broker, a, None)
+    cid = c['id']
+    alone, with_ = slowpeer_measure(ctx, a, b, c)
+    expect(with_ >= SLOW_RATIO * alone,
+           f'A->B fell to {with_:.0f} Mbit/s while A flooded the slow peer, from {alone:.0f} '
+           f'alone (ratio {with_ / alone:.2f}, at least {SLOW_RATIO} expected): one slow '
+           'peer stalls the sender\'s traffic to the others')
+    ok(f'A->B {with_:.0f} Mbit/s while A floods a slow peer, {alone:.0f} alone '
+       f'(ratio {with_ / alone:.2f} >= {SLOW_RATIO})')
+
+    st = ethtool(a)
+    keys = [f'peer{cid}_tx_stalls', f'peer{cid}_tx_stall_drops', f'peer{b.id}_tx_ring_full',
+            f'peer{b.id}_tx_stalls', f'peer{cid}_tx_queue_stops']
+    expect(all(k in st for k in keys), f'{a.name}: ethtool -S lacks some of {keys}')
+    got = {k: st[k] for k in keys}
+    expect(st[f'peer{cid}_tx_stalls'] > 0 and st[f'peer{cid}_tx_stall_drops'] > 0,
+           f'{a.name} did not give up on the slow peer {cid}: {got}')
+    expect(st[f'peer{b.id}_tx_ring_full'] == 0 and st[f'peer{b.id}_tx_stalls'] == 0,
+           f'{a.name} found its ring to {b.name} full: {got}')
+    expect(not totals_mismatch(st), f'{a.name}: totals disagree: {totals_mismatch(st)}')
+    ok(f'{a.name} counted the slow peer: ' + ', '.join(f'{k} {v}' for k, v in got.items()))
+    qdisc = a.run('tc qdisc show dev ivnet0')
+    queues = a.run('ls /sys/class/net/ivnet0/queues').split()
+    ntx = len([q for q in queues if q.startswith('tx-')])
+    expect('qdisc mq' in qdisc and ntx == MAX_PEERS + 1,
+           f'{a.name}: {ntx} tx queues, qdisc {qdisc!r}: expected mq over {MAX_PEERS + 1}')
+    ok(f'{a.name}: qdisc mq over {ntx} tx queues (one per peer slot and one shared)')
+
+    slowpeer_churn(ctx, broker, a, b, h)
+
+
+def slowpeer_churn(ctx, broker, a, b, h):
+    """ifdown/ifup with the slow peer stalled; its rewinding variant; it
+    leaving while its queue is stopped: A<->B pings pass throughout."""
+    slow_flood(a, True)
+    time.sleep(2)
+    a.run('ip link set ivnet0 down; ip link set ivnet0 up')
+    wait_carrier(a, 1)
+    ping_both(a, b, 1400)
+    ok(f'{a.name}: ifdown/ifup while flooding the stalled peer; ping {a.name} <-> {b.name}')
+    slow_peer_end(h)
+    h, c = slow_peer(ctx, broker, a, 'rewind')
+    wait_for(f'{a.name} to see the rewinding slow peer',
+             lambda: counter(a, f'peer{c["id"]}_tx_packets') > 0, timeout=60, interval=1)
+    time.sleep(3)
+    ping_both(a, b, 8000)
+    summary = slow_peer_end(h)
+    broker.wait_gone(h.pid)
+    ping_both(a, b, 56)
+    slow_flood(a, False)
+    for nd in (a, b):
+        nd.g.assert_no_oops()
+    ok(f'a slow peer whose tail goes back ({summary["slow_rewinds"]} times) and leaves: '
+       f'ping {a.name} <-> {b.name} works; no oops, BUG or WARN in either guest')
+
+
 TESTS = {
     'pair': test_pair,
     'three': test_three,
@@ -874,6 +1023,7 @@ TESTS = {
     'hostile': test_hostile,
     'flood': test_flood,
     'mtu': test_mtu,
+    'slowpeer': test_slowpeer,
 }
 
 
@@ -888,6 +1038,7 @@ class Context:
         self.work = work
         self.guests = []
         self.brokers = []
+        self.procs = []  # test peers started with subprocess.Popen
 
     def broker(self, name):
         br = ivtest.Broker(self.ivnetd, self.ivnetctl, self.work, name, '-n', '2',
@@ -897,7 +1048,13 @@ class Context:
         return br
 
     def cleanup(self):
-        """Stops every guest, then every broker (whose exit is checked)."""
+        """Stops every test peer and guest, then every broker (whose exit
+        is checked)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.procs = []
         for g in self.guests:
             g.stop()
         self.guests = []
