@@ -87,6 +87,7 @@ struct ivnet_priv {
 	u32 ivpos;		     /* our ivshmem id (IVPosition) */
 	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
 	u32 tx_room;		     /* slots the largest frame may need: below it, stop */
+	u32 tx_wake;		     /* free slots that wake a stopped queue */
 	u64 tx_bcast_dirty;	     /* peers the broadcast path left dirty (queue 0 only) */
 	struct hrtimer tx_wait;	     /* watches the rings of stopped queues */
 	spinlock_t tx_wait_lock;     /* tx_stopped, tx_wait_armed, tx_stop_t */
@@ -157,9 +158,9 @@ u16 ivnet_select_queue(struct net_device *dev, struct sk_buff *skb, struct net_d
 netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev);
 enum hrtimer_restart ivnet_tx_wait(struct hrtimer *t);
 
-/* A peer's queue stays stopped this long at most without room returning
- * for the largest frame; then its frames are dropped until it has that
- * room again (a peer that died or crawls loses its own traffic only). */
+/* A peer's queue stays stopped this long at most without the room to wake
+ * it returning; then its frames are dropped until it has that room again
+ * (a peer that died or crawls loses its own traffic only). */
 #define IVNET_TX_STALL_NS (100 * NSEC_PER_MSEC)
 #define IVNET_TX_WAIT_NS (50 * NSEC_PER_USEC)
 

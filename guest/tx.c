@@ -14,8 +14,9 @@
  * one peer at a time, by the broadcast path. A queue is stopped as soon as
  * its ring has less room than the largest frame may need, so a running
  * queue always has room and the stack never sees NETDEV_TX_BUSY; a timer
- * wakes it when the room returns, or gives up on the peer after
- * IVNET_TX_STALL_NS (its frames are then dropped until it has room again).
+ * wakes it when a quarter of the ring is free again, or gives up on the
+ * peer after IVNET_TX_STALL_NS (its frames are then dropped until it has
+ * that room again).
  */
 #include <linux/virtio_net.h>
 
@@ -182,8 +183,8 @@ static void give_up(struct ivnet_priv *priv, struct ivnet_dev_peer *p)
 }
 
 /*
- * Stopped queues: wake each one whose ring has room for the largest frame
- * again or whose peer went away, give up on a peer stopped for longer than
+ * Stopped queues: wake each one whose ring has tx_wake slots free again or
+ * whose peer went away, give up on a peer stopped for longer than
  * IVNET_TX_STALL_NS; look again while any is stopped. A soft timer: it
  * shares tx_wait_lock with the xmit path, which runs with bottom halves off.
  */
@@ -198,7 +199,7 @@ enum hrtimer_restart ivnet_tx_wait(struct hrtimer *t)
 	for (left = priv->tx_stopped; left; left &= left - 1) {
 		struct ivnet_dev_peer *p = &priv->peer[__ffs64(left)];
 
-		if (READ_ONCE(p->up) && ivnet_tx_space(&p->tx) < priv->tx_room) {
+		if (READ_ONCE(p->up) && ivnet_tx_space(&p->tx) < priv->tx_wake) {
 			if (ktime_to_ns(ktime_sub(now, p->tx_stop_t)) <= IVNET_TX_STALL_NS)
 				continue;
 			give_up(priv, p);
@@ -239,12 +240,12 @@ static void stop_if_short(struct ivnet_priv *priv, struct ivnet_dev_peer *p,
 	spin_unlock(&priv->tx_wait_lock);
 }
 
-/* Given up on p: has it made room for the largest frame since? */
+/* Given up on p: has it made the room that wakes a queue since? */
 static bool still_stalled(struct ivnet_priv *priv, struct ivnet_dev_peer *p)
 {
 	if (likely(!READ_ONCE(p->tx_stalled)))
 		return false;
-	if (!ivnet_tx_has_room(&p->tx, priv->tx_room)) {
+	if (!ivnet_tx_has_room(&p->tx, priv->tx_wake)) {
 		WRITE_ONCE(p->st.tx_stall_drops, p->st.tx_stall_drops + 1);
 		return true;
 	}
@@ -379,6 +380,10 @@ void ivnet_tx_start(struct ivnet_priv *priv)
 	/* room for the largest frame wherever the ring wraps; the layout
 	 * gives every ring at least twice the slots of that frame */
 	priv->tx_room = 2 * ivnet_frame_slots(priv->layout.max_frame, priv->layout.slot_size) - 1;
+	/* Wake with a quarter of the ring free, not at the stop line: a
+	 * consumer that frees a slot at a time would otherwise keep its
+	 * queue waking and stopping, never stalled however slow it is. */
+	priv->tx_wake = max(priv->tx_room, priv->layout.slot_count / 4);
 	for (id = 0; id < priv->layout.max_peers; id++) {
 		priv->peer[id].tx_dirty = false;
 		priv->peer[id].tx_stalled = false;
