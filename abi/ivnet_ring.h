@@ -144,6 +144,19 @@ static inline uint32_t ivnet_tx_space(const struct ivnet_ring *r)
 	return r->slot_count - (head - t);
 }
 
+/*
+ * Producer: are at least need slots free? Our own view answers without
+ * touching shared memory while it can; only when it says no is the
+ * consumer's tail re-read (and checked). For a producer that stops before
+ * its ring can no longer take its largest frame.
+ */
+static inline int ivnet_tx_has_room(struct ivnet_ring *r, uint32_t need)
+{
+	if (r->slot_count - (r->head - r->tail) >= need)
+		return 1;
+	return __ivnet_ring_tx_refresh(r, need);
+}
+
 /* Make every reserved frame visible to the consumer. */
 static inline void ivnet_tx_publish(struct ivnet_ring *r)
 {

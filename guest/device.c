@@ -155,6 +155,7 @@ static int setup_peers(struct ivnet_priv *priv)
 		return -ENOMEM;
 	for (id = 0; id < priv->layout.max_peers; id++)
 		priv->peer[id].id = id;
+	ivnet_tx_setup(priv);
 	return 0;
 }
 

@@ -41,6 +41,9 @@ static const struct ivnet_stat_desc ivnet_stats[] = {
 	IVNET_PEER_STAT("rx_bytes", rx_bytes),
 	IVNET_DEV_STAT("tx_dropped_unknown", tx_unknown),
 	IVNET_PEER_STAT("tx_ring_full", tx_ring_full),
+	IVNET_PEER_STAT("tx_queue_stops", tx_queue_stops),
+	IVNET_PEER_STAT("tx_stalls", tx_stalls),
+	IVNET_PEER_STAT("tx_stall_drops", tx_stall_drops),
 	{
 		.name = "tx_errors",
 		.peer_off = IVNET_STAT_NONE,

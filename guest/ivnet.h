@@ -6,8 +6,12 @@
  * BAR1 the MSI-X table (vector 0: control, vector 1: receive), BAR2 the
  * shared region laid out by the broker (abi/ivnet_shm.h). Our peer id is
  * IVPosition. Rings: one to each peer (we produce, from the xmit path under
- * the tx queue lock) and one from each peer (we consume, in NAPI or, with
+ * that peer's tx_lock) and one from each peer (we consume, in NAPI or, with
  * napi=0, in the interrupt handler under rx_lock).
+ *
+ * Transmit queues: 0 for broadcast, multicast and frames to nobody, then one
+ * per peer slot (peer id + 1), so that a peer that does not consume stops
+ * only its own queue (tx.c).
  */
 #ifndef IVNET_GUEST_H
 #define IVNET_GUEST_H
@@ -45,7 +49,11 @@ extern bool ivnet_require_admin;
 struct ivnet_peer_stats {
 	u64 tx_packets;
 	u64 tx_bytes;
-	u64 tx_ring_full;
+	u64 tx_ring_full;   /* frames dropped: no room (broadcast, or a ring that shrank) */
+	u64 tx_queue_stops; /* its queue stopped: less room than the largest frame needs */
+	u64 tx_stalls;	    /* times it was given up on: stopped IVNET_TX_STALL_NS */
+	u64 tx_stall_drops; /* frames dropped while given up on */
+	u64 tx_errors;	    /* frames to it that could not be sent (metadata, size) */
 	u64 rx_packets;
 	u64 rx_bytes;
 	u64 rx_dropped;
@@ -61,7 +69,11 @@ struct ivnet_dev_peer {
 	u32 link_epoch;	      /* its attach epoch when we resynced its ring */
 	u32 features;	      /* IVNET_F_* it accepts */
 	bool uplink;	      /* the broker's IVNET_PEER_F_UPLINK: a switch to elsewhere */
-	struct ivnet_ring tx; /* us -> it: xmit path only */
+	struct ivnet_ring tx; /* us -> it: under tx_lock */
+	spinlock_t tx_lock;   /* one producer: its queue's xmit, or the broadcast path */
+	bool tx_dirty;	      /* frames reserved but not published (under tx_lock) */
+	bool tx_stalled;      /* given up on: its frames are dropped until it has room */
+	ktime_t tx_stop_t;    /* when its queue stopped (under tx_wait_lock) */
 	struct ivnet_ring rx; /* it -> us: receive context only */
 	struct ivnet_peer_stats st;
 };
@@ -92,12 +104,13 @@ struct ivnet_priv {
 	u32 self;		     /* our slot */
 	u32 ivpos;		     /* our ivshmem id (IVPosition) */
 	struct ivnet_dev_peer *peer; /* layout.max_peers entries */
-	u64 tx_dirty;		     /* peers with frames reserved but not published */
-	struct hrtimer tx_wait;	     /* queue stopped: watches the blocking ring */
-	u32 tx_blocked;		     /* the peer whose full ring stopped the queue */
-	u32 tx_blocked_need;	     /* slots the requeued frame needs */
-	ktime_t tx_blocked_since;
-	u64 tx_stalled; /* peers given up on (bit per id) */
+	u32 tx_room;		     /* slots the largest frame may need: below it, stop */
+	u32 tx_wake;		     /* free slots that wake a stopped queue */
+	u64 tx_bcast_dirty;	     /* peers the broadcast path left dirty (queue 0 only) */
+	struct hrtimer tx_wait;	     /* watches the rings of stopped queues */
+	spinlock_t tx_wait_lock;     /* tx_stopped, tx_wait_armed, tx_stop_t */
+	u64 tx_stopped;		     /* peers whose queue is stopped (bit per id) */
+	bool tx_wait_armed;	     /* tx_wait is queued or running and will look again */
 	unsigned long rx_resync[BITS_TO_LONGS(IVNET_PEERS_MAX)];
 	u32 rx_next; /* round-robin start */
 	struct napi_struct napi;
@@ -108,13 +121,16 @@ struct ivnet_priv {
 	struct delayed_work rx_retry; /* napi=0: more to receive than one irq takes */
 	bool running;
 	/* counters not tied to one peer */
-	u64 tx_unknown;
-	u64 tx_errors;
+	atomic64_t tx_unknown; /* any queue: rare, so an atomic */
+	atomic64_t tx_errors;  /* frames too short for an Ethernet header */
 	u64 interrupts;
 	u64 interrupts_ctrl;
 	u64 napi_polls;
 	u64 admin_torn; /* admin snapshots torn on every try: previous view kept */
 };
+
+/* ethtool reads the device's counters as u64s (ethtool.c) */
+static_assert(sizeof(atomic64_t) == sizeof(u64));
 
 /* Validation failures in the ring from p towards us, and in what it sent. */
 static inline u64 ivnet_peer_rx_errors(const struct ivnet_dev_peer *p)
@@ -125,10 +141,11 @@ static inline u64 ivnet_peer_rx_errors(const struct ivnet_dev_peer *p)
 	       READ_ONCE(r->resync);
 }
 
-/* Our ring to p: its consumer's index was out of range. */
+/* Our ring to p: its consumer's index was out of range; frames to p that
+ * could not be sent. */
 static inline u64 ivnet_peer_tx_errors(const struct ivnet_dev_peer *p)
 {
-	return READ_ONCE(p->tx.stats.bad_index);
+	return READ_ONCE(p->tx.stats.bad_index) + READ_ONCE(p->st.tx_errors);
 }
 
 /* admin.c */
@@ -154,12 +171,22 @@ struct ivnet_dev_peer *ivnet_peer_for_dst(struct ivnet_priv *priv, const u8 *mac
 struct ivnet_dev_peer *ivnet_peer_by_mac(struct ivnet_priv *priv, const u8 *mac);
 
 /* tx.c */
+#define IVNET_TXQ_SHARED 0 /* broadcast, multicast, nobody's */
+static inline u16 ivnet_txq_of(const struct ivnet_dev_peer *p)
+{
+	return p->id + 1;
+}
+
+void ivnet_tx_setup(struct ivnet_priv *priv);
+void ivnet_tx_start(struct ivnet_priv *priv);
+void ivnet_tx_stop(struct ivnet_priv *priv);
+u16 ivnet_select_queue(struct net_device *dev, struct sk_buff *skb, struct net_device *sb_dev);
 netdev_tx_t ivnet_xmit(struct sk_buff *skb, struct net_device *dev);
 enum hrtimer_restart ivnet_tx_wait(struct hrtimer *t);
 
-/* A full ring holds the queue this long at most; then frames to that peer
- * are dropped until it consumes again (a peer that died must not stop
- * traffic to the others). */
+/* A peer's queue stays stopped this long at most without the room to wake
+ * it returning; then its frames are dropped until it has that room again
+ * (a peer that died or crawls loses its own traffic only). */
 #define IVNET_TX_STALL_NS (100 * NSEC_PER_MSEC)
 #define IVNET_TX_WAIT_NS (50 * NSEC_PER_USEC)
 

@@ -25,8 +25,6 @@ static void attach_rings(struct ivnet_priv *priv)
 		WARN_ON(ivnet_ring_attach_rx(&p->rx, priv->shm, &priv->layout, id, priv->self));
 		p->up = false;
 	}
-	priv->tx_dirty = 0;
-	priv->tx_stalled = 0;
 	bitmap_zero(priv->rx_resync, IVNET_PEERS_MAX);
 }
 
@@ -41,7 +39,7 @@ static int ivnet_open(struct net_device *dev)
 	WRITE_ONCE(priv->running, true);
 	ivnet_link_set(priv, true);
 	ivnet_peers_scan(priv);
-	netif_start_queue(dev);
+	ivnet_tx_start(priv);
 	return 0;
 }
 
@@ -49,8 +47,7 @@ static int ivnet_stop(struct net_device *dev)
 {
 	struct ivnet_priv *priv = netdev_priv(dev);
 
-	netif_stop_queue(dev);
-	hrtimer_cancel(&priv->tx_wait);
+	ivnet_tx_stop(priv);
 	ivnet_link_set(priv, false);
 	WRITE_ONCE(priv->running, false);
 	netif_carrier_off(dev);
@@ -70,15 +67,15 @@ static void ivnet_get_stats64(struct net_device *dev, struct rtnl_link_stats64 *
 
 		s->tx_packets += READ_ONCE(p->st.tx_packets);
 		s->tx_bytes += READ_ONCE(p->st.tx_bytes);
-		s->tx_dropped += READ_ONCE(p->st.tx_ring_full);
+		s->tx_dropped += READ_ONCE(p->st.tx_ring_full) + READ_ONCE(p->st.tx_stall_drops);
 		s->tx_errors += ivnet_peer_tx_errors(p);
 		s->rx_packets += READ_ONCE(p->st.rx_packets);
 		s->rx_bytes += READ_ONCE(p->st.rx_bytes);
 		s->rx_dropped += READ_ONCE(p->st.rx_dropped);
 		s->rx_errors += ivnet_peer_rx_errors(p);
 	}
-	s->tx_dropped += READ_ONCE(priv->tx_unknown);
-	s->tx_errors += READ_ONCE(priv->tx_errors);
+	s->tx_dropped += atomic64_read(&priv->tx_unknown);
+	s->tx_errors += atomic64_read(&priv->tx_errors);
 }
 
 static int ivnet_change_mtu(struct net_device *dev, int mtu)
@@ -92,6 +89,7 @@ const struct net_device_ops ivnet_netdev_ops = {
 	.ndo_open = ivnet_open,
 	.ndo_stop = ivnet_stop,
 	.ndo_start_xmit = ivnet_xmit,
+	.ndo_select_queue = ivnet_select_queue,
 	.ndo_get_stats64 = ivnet_get_stats64,
 	.ndo_change_mtu = ivnet_change_mtu,
 	.ndo_set_mac_address = eth_mac_addr,
@@ -100,7 +98,9 @@ const struct net_device_ops ivnet_netdev_ops = {
 
 struct net_device *ivnet_netdev_alloc(struct pci_dev *pdev)
 {
-	struct net_device *dev = alloc_etherdev(sizeof(struct ivnet_priv));
+	/* the queue count is the layout's (ivnet_tx_setup()), not known yet */
+	struct net_device *dev =
+		alloc_etherdev_mqs(sizeof(struct ivnet_priv), IVNET_PEERS_MAX + 1, 1);
 	struct ivnet_priv *priv;
 
 	if (!dev)
@@ -113,7 +113,8 @@ struct net_device *ivnet_netdev_alloc(struct pci_dev *pdev)
 	INIT_WORK(&priv->peer_work, ivnet_peer_work);
 	INIT_DELAYED_WORK(&priv->peer_poll, ivnet_peer_poll);
 	INIT_DELAYED_WORK(&priv->rx_retry, ivnet_rx_retry);
-	hrtimer_init(&priv->tx_wait, CLOCK_MONOTONIC, HRTIMER_MODE_REL);
+	spin_lock_init(&priv->tx_wait_lock);
+	hrtimer_init(&priv->tx_wait, CLOCK_MONOTONIC, HRTIMER_MODE_REL_SOFT);
 	priv->tx_wait.function = ivnet_tx_wait;
 	strscpy(dev->name, "ivnet%d", sizeof(dev->name));
 	SET_NETDEV_DEV(dev, &pdev->dev);

@@ -47,6 +47,13 @@ makes ivnet0, addressed 169.254.99.X/24 with X = the guest's peer id + 1.
   noadmin   a guest without the admin device: insmod makes no ivnet0 and
             dmesg says what it waits for; with require_admin=0 ivnet0
             comes up with the broker's MAC and a warning
+  slowpeer  tests/peers/ivnet-hostile --slow-consumer (C) frees two slots of
+            A's ring to it every 90 ms: iperf3 A->B alone, then while A
+            floods C's MAC with pings, then alone again; with the flood A->B
+            keeps at least SLOW_RATIO of its rate; A counts C's stall, no
+            ring-full drop towards B; the qdisc is mq with a queue per peer;
+            ifdown/ifup with C stalled, then --slow-consumer=rewind (a tail
+            that goes ahead, then back) and C leaving: A<->B pings all pass
 
 usage: test_guest_net.py (--initrd FILE | --ko FILE) [--cache DIR]
                          [--only TEST,...] --icmp-probe ICMP_PROBE
@@ -1038,6 +1045,163 @@ def test_noadmin(ctx):
     ok(f'{nd.name}: require_admin=0: ivnet0 with the broker\'s MAC, and a warning')
     unload(nd)
     g.assert_no_oops()
+SLOW_SECONDS = 6  # each iperf3 run of the slowpeer group
+# A->B with the slow peer flooded, against A->B alone: without per-peer
+# queues it falls to a few percent; TCG's noise stays well within this.
+SLOW_RATIO = 0.5
+SLOW_ADDR = f'{SUBNET}.250'  # an address behind the slow peer (a static ARP entry)
+# Ping loops from A to SLOW_ADDR: a few fast ones fill A's ring to the slow
+# peer, then one keeps it full (30 frames a second, more than the two slots
+# it frees every 90 ms) at little cost to A's one vCPU.
+SLOW_FILL = (3, 0.01)
+SLOW_KEEP = (1, 0.03)
+
+
+def iperf3_mbps(client, server, seconds, port=5201):
+    """iperf3 client -> server; the Mbit/s the server received."""
+    server.run(f'iperf3 -s -1 -D -p {port}')
+    port_open(server, port)
+    out = client.run(f'iperf3 -c {server.ip} -p {port} -t {seconds} -J',
+                     timeout=seconds + CMD_TIMEOUT)
+    try:
+        j = json.loads(out[out.index('{'):out.rindex('}') + 1])
+        return j['end']['sum_received']['bits_per_second'] / 1e6
+    except (ValueError, KeyError) as e:
+        raise Failure(f'iperf3 {client.name} -> {server.name}: no result ({e}):\n{out}')
+
+
+def slow_peer(ctx, broker, a, mode):
+    """Starts ivnet-hostile --slow-consumer[=mode] against A; returns its
+    process and its broker entry once A's ivnet0 sees it."""
+    opt = '--slow-consumer' + (f'={mode}' if mode else '')
+    argv = [ctx.hostile, broker.sock, '--target', str(a.id), opt, '--seconds', '900']
+    note('running ' + ' '.join(argv))
+    h = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ctx.procs.append(h)
+    c = broker.peer_of_pid(h.pid)
+    a.run(f'arp -i ivnet0 -s {SLOW_ADDR} {c["mac"]}')
+    return h, c
+
+
+def slow_peer_end(h):
+    """SIGTERM, then its summary; it must have freed slots of A's ring."""
+    h.terminate()
+    out, err = h.communicate(timeout=60)
+    expect(h.returncode == 0 and 'Sanitizer' not in err,
+           f'ivnet-hostile --slow-consumer exited {h.returncode}:\n{out}{err[-3000:]}')
+    try:
+        summary = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise Failure(f'ivnet-hostile printed no summary:\n{out}{err[-3000:]}')
+    expect(summary['slow_freed'] > 0, f'the slow peer freed nothing: {summary}')
+    return summary
+
+
+def slow_flood(a, loops=None):
+    """(n, interval): n loops of pings from A to SLOW_ADDR (behind the slow
+    peer), one every interval seconds each, none answered; None stops them."""
+    stop_background(a, 'slow', also='ping')
+    if not loops:
+        return
+    n, interval = loops
+    a.run(f'for i in $(seq {n}); do (while :; do ping -q -i {interval} -s 1000 -w 30 '
+          f'{SLOW_ADDR}; done) > /dev/null 2>&1 & echo $!; done > /tmp/slow.pid')
+
+
+def slow_fill(a, cid):
+    """Fills A's ring to the slow peer, then keeps it full. Full is where A
+    stops that peer's queue (tx_queue_stops) or, without a queue per peer,
+    where a frame finds no room (tx_ring_full)."""
+    def full():
+        st = ethtool(a)
+        return st.get(f'peer{cid}_tx_queue_stops', 0) + st.get(f'peer{cid}_tx_ring_full', 0)
+
+    slow_flood(a, SLOW_FILL)
+    wait_for(f'{a.name} to fill its ring to the slow peer', full, timeout=120, interval=1)
+    slow_flood(a, SLOW_KEEP)
+    time.sleep(1)
+
+
+def slowpeer_measure(ctx, a, b, c):
+    """A->B alone, with A flooding the slow peer C, alone again. Returns
+    (alone, with) in Mbit/s."""
+    alone1 = iperf3_mbps(a, b, SLOW_SECONDS, 5210)
+    slow_fill(a, c['id'])
+    s0 = ethtool(a)
+    with_ = iperf3_mbps(a, b, SLOW_SECONDS, 5211)
+    s1 = ethtool(a)
+    slow_flood(a)
+    alone2 = iperf3_mbps(a, b, SLOW_SECONDS, 5212)
+    alone = (alone1 + alone2) / 2
+    keys = [k for k in s1 if k.startswith(f'peer{c["id"]}_tx') or k == 'interrupts']
+    note(f'A->B: {alone1:.0f} and {alone2:.0f} Mbit/s alone, {with_:.0f} Mbit/s while A '
+         f'floods the slow peer: ratio {with_ / alone:.2f}; meanwhile '
+         + ', '.join(f'{k} +{s1[k] - s0.get(k, 0)}' for k in keys))
+    return alone, with_
+
+
+def test_slowpeer(ctx):
+    """A slow consumer stalls only its own traffic from A, not A->B."""
+    broker = ctx.broker('slowpeer')
+    a, b = boot(broker, ctx.kernel, ctx.initrd, ctx.work, ('slow-a', 'slow-b'), ctx.guests)
+    parallel(lambda: load(a), lambda: load(b))
+    link_up(a)
+    link_up(b)
+    wait_carrier(a, 1)
+    wait_carrier(b, 1)
+    ping_both(a, b, 56)
+    h, c = slow_peer(ctx, broker, a, None)
+    cid = c['id']
+    alone, with_ = slowpeer_measure(ctx, a, b, c)
+    expect(with_ >= SLOW_RATIO * alone,
+           f'A->B fell to {with_:.0f} Mbit/s while A flooded the slow peer, from {alone:.0f} '
+           f'alone (ratio {with_ / alone:.2f}, at least {SLOW_RATIO} expected): one slow '
+           'peer stalls the sender\'s traffic to the others')
+    ok(f'A->B {with_:.0f} Mbit/s while A floods a slow peer, {alone:.0f} alone '
+       f'(ratio {with_ / alone:.2f} >= {SLOW_RATIO})')
+
+    st = ethtool(a)
+    keys = [f'peer{cid}_tx_stalls', f'peer{cid}_tx_stall_drops', f'peer{b.id}_tx_ring_full',
+            f'peer{b.id}_tx_stalls', f'peer{cid}_tx_queue_stops']
+    expect(all(k in st for k in keys), f'{a.name}: ethtool -S lacks some of {keys}')
+    got = {k: st[k] for k in keys}
+    expect(st[f'peer{cid}_tx_stalls'] > 0 and st[f'peer{cid}_tx_stall_drops'] > 0,
+           f'{a.name} did not give up on the slow peer {cid}: {got}')
+    expect(st[f'peer{b.id}_tx_ring_full'] == 0 and st[f'peer{b.id}_tx_stalls'] == 0,
+           f'{a.name} found its ring to {b.name} full: {got}')
+    expect(not totals_mismatch(st), f'{a.name}: totals disagree: {totals_mismatch(st)}')
+    ok(f'{a.name} counted the slow peer: ' + ', '.join(f'{k} {v}' for k, v in got.items()))
+    qdisc = a.run('tc qdisc show dev ivnet0')
+    queues = a.run('ls /sys/class/net/ivnet0/queues').split()
+    ntx = len([q for q in queues if q.startswith('tx-')])
+    expect('qdisc mq' in qdisc and ntx == MAX_PEERS + 1,
+           f'{a.name}: {ntx} tx queues, qdisc {qdisc!r}: expected mq over {MAX_PEERS + 1}')
+    ok(f'{a.name}: qdisc mq over {ntx} tx queues (one per peer slot and one shared)')
+
+    slowpeer_churn(ctx, broker, a, b, h, c)
+
+
+def slowpeer_churn(ctx, broker, a, b, h, c):
+    """ifdown/ifup with the slow peer stalled; its rewinding variant; it
+    leaving while its queue is stopped: A<->B pings pass throughout."""
+    slow_fill(a, c['id'])
+    a.run('ip link set ivnet0 down; ip link set ivnet0 up')
+    wait_carrier(a, 1)
+    ping_both(a, b, 1400)
+    ok(f'{a.name}: ifdown/ifup while flooding the stalled peer; ping {a.name} <-> {b.name}')
+    slow_peer_end(h)
+    h, c = slow_peer(ctx, broker, a, 'rewind')
+    slow_flood(a, SLOW_KEEP)
+    time.sleep(3)
+    ping_both(a, b, 8000)
+    summary = slow_peer_end(h)
+    broker.wait_gone(h.pid)
+    ping_both(a, b, 56)
+    slow_flood(a)
+    for nd in (a, b):
+        nd.g.assert_no_oops()
+    ok(f'a slow peer whose tail goes back ({summary["slow_rewinds"]} times) and leaves: '
+       f'ping {a.name} <-> {b.name} works; no oops, BUG or WARN in either guest')
 
 
 TESTS = {
@@ -1049,6 +1213,7 @@ TESTS = {
     'mtu': test_mtu,
     'forge': test_forge,
     'noadmin': test_noadmin,
+    'slowpeer': test_slowpeer,
 }
 
 
@@ -1063,6 +1228,7 @@ class Context:
         self.work = work
         self.guests = []
         self.brokers = []
+        self.procs = []  # test peers started with subprocess.Popen
 
     def broker(self, name):
         br = ivtest.Broker(self.ivnetd, self.ivnetctl, self.work, name, '-n', '2',
@@ -1072,7 +1238,13 @@ class Context:
         return br
 
     def cleanup(self):
-        """Stops every guest, then every broker (whose exit is checked)."""
+        """Stops every test peer and guest, then every broker (whose exit
+        is checked)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+        self.procs = []
         for g in self.guests:
             g.stop()
         self.guests = []

@@ -37,6 +37,13 @@
  * receiver that does not count what it drops against its budget never
  * leaves its receive loop (interrupt handler or poll).
  *
+ * --slow-consumer: instead of the above, be a consumer that crawls: free
+ * SLOW_SLOTS slots of the ring from the target every SLOW_MS, never arm it,
+ * take nothing else. --slow-consumer=rewind: each period, move the tail
+ * twice that far ahead, then half a period later back by SLOW_SLOTS. A
+ * sender that waits for this peer's room must not stop its traffic to the
+ * others.
+ *
  * At the end, one JSON line on stdout:
  *   {"self":H,"target":T,"seed":X,"seconds":S,"scribbles":N,"frames":M,...}
  * Exit status 0, 1 if it could not join or the target was not up, 2 for a
@@ -45,6 +52,7 @@
  * usage: ivnet-hostile SOCKET --target ID [--seconds S] [--rate N] [--seed X]
  *                      [--wait S] [--target-ip IP] [--invalid-only]
  *                      [--flood-invalid] [--forge-table]
+ *                      [--slow-consumer[=rewind]]
  *
  * --forge-table: no ring attack; see forge_table() below.
  */
@@ -114,6 +122,7 @@ struct hostile {
 	uint32_t tip;	  /* the target's IPv4 address (host order), 0: unknown */
 	int invalid_only; /* never write a descriptor that validates */
 	int flood;	  /* --flood-invalid */
+	int slow;	  /* --slow-consumer: 1, =rewind: 2 */
 	uint64_t rng;
 	uint64_t count[K_COUNT];
 	uint64_t scribbles;	/* stores of garbage into shared memory */
@@ -121,6 +130,8 @@ struct hostile {
 	uint64_t frames_ep;	/* ... through libivnet */
 	uint64_t frames_direct; /* ... straight into the ring */
 	uint64_t rx_drained;
+	uint64_t slow_freed;   /* slots freed in the ring from the target */
+	uint64_t slow_rewinds; /* times its tail went back */
 };
 
 static uint8_t frame_buf[BURST][IVNET_FRAME_MAX];
@@ -1035,6 +1046,60 @@ static int forge_table(struct hostile *h, double seconds)
 	       (unsigned long long)f.rx_own);
 	fflush(stdout);
 	return ret;
+#define SLOW_MS 90
+#define SLOW_SLOTS 2u
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* One step of --slow-consumer: free up to n slots (what the target has
+ * published), from our own tail; returns how many. */
+static uint32_t slow_free(struct hostile *h, uint32_t *tail, uint32_t n)
+{
+	/* acquire: as a consumer's, though we read none of the slots */
+	uint32_t head = ivnet_load_acquire(&rx_ctrl(h)->prod.head);
+	uint32_t ahead = head - *tail;
+
+	if (ahead > h->l->slot_count) /* not a head we can trust: free nothing */
+		ahead = 0;
+	if (n > ahead)
+		n = ahead;
+	*tail += n;
+	put32(h, &rx_ctrl(h)->cons.tail, *tail);
+	return n;
+}
+
+/* --slow-consumer for `seconds`. Returns -EPIPE once the broker has gone. */
+static int slow_consume(struct hostile *h, double seconds)
+{
+	uint32_t tail = ivnet_load_relaxed(&rx_ctrl(h)->cons.tail), n;
+	double start = now();
+
+	put32(h, &rx_ctrl(h)->wake.armed, 0);
+	while (!stop && now() - start < seconds) {
+		if (h->slow == 2) {
+			n = slow_free(h, &tail, 2 * SLOW_SLOTS);
+			sleep_ms(SLOW_MS / 2);
+			if (n > SLOW_SLOTS) {
+				tail -= n - SLOW_SLOTS;
+				put32(h, &rx_ctrl(h)->cons.tail, tail);
+				h->slow_rewinds++;
+				n = SLOW_SLOTS;
+			}
+			h->slow_freed += n;
+			sleep_ms(SLOW_MS - SLOW_MS / 2);
+		} else {
+			h->slow_freed += slow_free(h, &tail, SLOW_SLOTS);
+			sleep_ms(SLOW_MS);
+		}
+		if (ivnet_ep_update(h->ep) < 0)
+			return -EPIPE;
+	}
+	return 0;
 }
 
 static void usage(void)
@@ -1050,7 +1115,9 @@ static void usage(void)
 		"  --target-ip IP  the target's IPv4 address: nonsense goes there too\n"
 		"  --invalid-only  write no descriptor that passes validation\n"
 		"  --flood-invalid keep the ring full of invalid frames, ring the doorbell\n"
-		"  --forge-table   rewrite the broker's half of the peer table and the header\n");
+		"  --forge-table   rewrite the broker's half of the peer table and the header\n"
+		"  --slow-consumer[=rewind]  free 2 slots of the ring from the target every\n"
+		"                  90 ms (rewind: 4 ahead, then 2 back), take nothing else\n");
 	exit(2);
 }
 
@@ -1074,6 +1141,7 @@ int main(int argc, char **argv)
 		{"flood-invalid", no_argument, NULL, 'f'},
 		{"forge-table", no_argument, NULL, 'g'},
 		{"target-ip", required_argument, NULL, 'a'},
+		{"slow-consumer", optional_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -1116,6 +1184,11 @@ int main(int argc, char **argv)
 			break;
 		case 'g':
 			forging = 1;
+			break;
+		case 'c':
+			if (optarg && strcmp(optarg, "rewind"))
+				usage();
+			h.slow = optarg ? 2 : 1;
 			break;
 		case 'a': {
 			struct in_addr a;
@@ -1163,11 +1236,13 @@ int main(int argc, char **argv)
 			memcpy(h.tmac, peers[i].mac, 6);
 	fprintf(stderr,
 		"ivnet-hostile: peer %u attacking peer %u (%02x:%02x:%02x:%02x:%02x:%02x) "
-		"for %g s at %llu/s, seed %llu%s%s\n",
+		"for %g s at %llu/s, seed %llu%s%s%s\n",
 		h.self, h.target, h.tmac[0], h.tmac[1], h.tmac[2], h.tmac[3], h.tmac[4], h.tmac[5],
 		seconds, (unsigned long long)rate, (unsigned long long)seed,
 		h.invalid_only ? ", invalid descriptors only" : "",
-		h.flood ? ", flooding with invalid frames" : "");
+		h.flood ? ", flooding with invalid frames" : "",
+		h.slow ? (h.slow == 2 ? ", consuming slowly, tail rewound" : ", consuming slowly")
+		       : "");
 	if (h.invalid_only) {
 		/* what an earlier holder of our id left there might be valid */
 		uint32_t pos;
@@ -1188,7 +1263,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
 		gone = 1;
 	}
-	while (!h.flood && !forging && !gone && !stop && (elapsed = now() - start) < seconds) {
+	if (h.slow && slow_consume(&h, seconds)) {
+		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
+		gone = 1;
+	}
+	while (!h.flood && !forging && !h.slow && !gone && !stop && (elapsed = now() - start) < seconds) {
 		/* 1 ms worth of attacks, then catch up or sleep */
 		uint64_t n = rate / 1000 ? rate / 1000 : 1;
 
@@ -1223,9 +1302,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)st.doorbells, (unsigned long long)st.tx_full,
 	       (unsigned long long)st.tx_unknown, (unsigned long long)h.rx_drained);
 	printf("\"rx_errors\":%llu,\"tx_errors\":%llu,\"invalid_only\":%s,\"flood\":%s,"
-	       "\"attacks\":{",
+	       "\"slow\":%d,\"slow_freed\":%llu,\"slow_rewinds\":%llu,\"attacks\":{",
 	       (unsigned long long)st.rx_errors, (unsigned long long)st.tx_errors,
-	       h.invalid_only ? "true" : "false", h.flood ? "true" : "false");
+	       h.invalid_only ? "true" : "false", h.flood ? "true" : "false", h.slow,
+	       (unsigned long long)h.slow_freed, (unsigned long long)h.slow_rewinds);
 	for (i = 0; i < K_COUNT; i++)
 		printf("%s\"%s\":%llu", i ? "," : "", kind_name[i], (unsigned long long)h.count[i]);
 	printf("}}\n");

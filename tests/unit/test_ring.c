@@ -170,6 +170,35 @@ static void test_full(void)
 }
 
 /*
+ * ivnet_tx_has_room: true while the producer's own view has the room, then
+ * only once the consumer has released enough; a tail that goes back gives
+ * no room (and is counted).
+ */
+static void test_has_room(void)
+{
+	struct pair p;
+	uint32_t n, need;
+
+	pair_open(&p, 256);
+	need = 2 * ivnet_frame_slots(p.l.max_frame, p.l.slot_size) - 1;
+	CHECK(ivnet_tx_has_room(&p.tx, p.l.slot_count));
+	CHECK(!ivnet_tx_has_room(&p.tx, p.l.slot_count + 1));
+	for (n = 0; ivnet_tx_has_room(&p.tx, need); n++)
+		CHECK(send_seq(&p.tx, 64, n));
+	CHECK_EQ(n, p.l.slot_count - need + 1);
+	CHECK_EQ(p.tx.stats.full, 0);
+	ivnet_tx_publish(&p.tx);
+	expect_seq(&p.rx, 64, 0);
+	ivnet_rx_release(&p.rx);
+	CHECK(ivnet_tx_has_room(&p.tx, need));
+	/* the consumer's tail goes back by one: refused, no room */
+	p.rx.ctrl->cons.tail--;
+	CHECK(!ivnet_tx_has_room(&p.tx, need + 1));
+	CHECK_EQ(p.tx.stats.bad_index, 1);
+	pair_close(&p);
+}
+
+/*
  * Many times round a small ring with sizes that rarely divide its length,
  * so frames often need padding to the wrap; every byte is checked.
  */
@@ -860,6 +889,7 @@ int main(void)
 	test_pending();
 	test_bad_lengths();
 	test_full();
+	test_has_room();
 	test_wrap();
 	test_bursts();
 	test_gso_frame();
