@@ -1046,6 +1046,8 @@ static int forge_table(struct hostile *h, double seconds)
 	       (unsigned long long)f.rx_own);
 	fflush(stdout);
 	return ret;
+}
+
 #define SLOW_MS 90
 #define SLOW_SLOTS 2u
 
@@ -1267,7 +1269,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ivnet-hostile: the broker has gone\n");
 		gone = 1;
 	}
-	while (!h.flood && !forging && !h.slow && !gone && !stop && (elapsed = now() - start) < seconds) {
+	while (!h.flood && !forging && !h.slow && !gone && !stop &&
+	       (elapsed = now() - start) < seconds) {
 		/* 1 ms worth of attacks, then catch up or sleep */
 		uint64_t n = rate / 1000 ? rate / 1000 : 1;
 
