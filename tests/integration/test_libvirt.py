@@ -11,9 +11,15 @@ transient. The driver's node has CPUs 0-7, of which 0, 2 and 4 are online. The t
 rest with QEMU).
 
   attach/list/detach  config attach to a running and a shut-off domain, two
-                      segments on one domain, list -j and text, detach
+                      segments on one domain (each device with its admin
+                      device, the broker's admin socket, a custom admin=
+                      included), list -j and text, detach (of both: a second
+                      detach finds nothing)
   idempotence         the same attach twice is reported and exits 0; other
-                      settings for an attached segment are an error
+                      settings for an attached segment (or its admin device)
+                      are an error; a definition with the segment's device
+                      but no admin device (an attachment from before admin
+                      devices) gets the admin device
   errors              unknown domain, broker not running (no socket, and
                       connection refused), unknown segment, --size not a
                       power of two or not the segment's, too few vectors,
@@ -21,17 +27,20 @@ rest with QEMU).
                       on a shut-off domain, hot-plug unsupported (nothing
                       changed), detach of what is not attached, bad input
   private             attach --private-with: a pair on a real ivnetd's two-peer
-                      segment (both definitions, list shows the pair,
-                      idempotent); a third domain refused, with or without
-                      --private-with; a multi-peer segment refused; a third
+                      segment (both definitions, admin devices too, list
+                      shows the pair, idempotent); a third domain refused,
+                      with or without --private-with, or with only an admin
+                      device on the segment; a multi-peer segment refused; a third
                       raw client refused by ivnetd itself (log, counter, EOF)
   pin                 --pin CPULIST into <cputune>; --pin broker from a fake
                       ivnetd's placement (pack, spread, none) and the error
                       of an ivnetd without placement
   hook                the installed hook script labels a fake QEMU's peer on
                       a real ivnetd (found through the segment socket's .ctl,
-                      or IVNET_CTL); other events do nothing; a dead, hung or
-                      absent broker and bad XML never fail it
+                      or IVNET_CTL), and skips admin devices silently (by
+                      name, or by the broker's admin socket); other events
+                      do nothing; a dead, hung or absent broker and bad XML
+                      never fail it
 
 usage: test_libvirt.py IVNET_LIBVIRT IVNETD IVNETCTL HOOK_SCRIPT
 """
@@ -75,6 +84,30 @@ NODE_XML = """<node>
 NODE = os.path.join(TMP, "node.xml")
 URI = "test://" + NODE
 HANG = object()
+# A second driver file, for what needs devices there from the start: old1
+# attached to lvb before admin devices (no admin device), adm1 with only the
+# admin device of the two-peer segment lvp.
+NODE2_XML = """<node>
+  <cpu><nodes>1</nodes><sockets>1</sockets><cores>4</cores><threads>1</threads>
+       <active>4</active><mhz>2000</mhz><model>x86_64</model></cpu>
+  <memory>8388608</memory>
+  <domain type='test'><name>old1</name><memory>262144</memory><vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os><devices>
+    <shmem name='lvb'><model type='ivshmem-doorbell'/><server path='{sock_b}'/>
+      <msi vectors='4' ioeventfd='on'/></shmem></devices>
+  </domain>
+  <domain type='test'><name>adm1</name><memory>262144</memory><vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os><devices>
+    <shmem name='lvp:admin'><model type='ivshmem-doorbell'/>
+      <server path='{sock_p}.admin'/><msi vectors='1'/></shmem></devices>
+  </domain>
+  <domain type='test'><name>new1</name><memory>262144</memory><vcpu>1</vcpu>
+    <os><type arch='x86_64'>hvm</type></os>
+  </domain>
+</node>
+"""
+NODE2 = os.path.join(TMP, "node2.xml")
+URI2 = "test://" + NODE2
 
 
 def run(*args, stdin=None, env=None, exe=IVLV):
@@ -84,9 +117,9 @@ def run(*args, stdin=None, env=None, exe=IVLV):
     return p.returncode, p.stdout, p.stderr
 
 
-def batch(ctl, *lines, force=False):
+def batch(ctl, *lines, force=False, uri=URI):
     """Lines run over one connection; returns rc, stdout lines, stderr."""
-    args = ["-c", URI, "--control", ctl] + (["--force"] if force else []) + ["-b", "-"]
+    args = ["-c", uri, "--control", ctl] + (["--force"] if force else []) + ["-b", "-"]
     rc, out, err = run(*args, stdin="\n".join(lines) + "\n")
     return rc, out.splitlines(), err
 
@@ -103,12 +136,16 @@ def expect_error(rc, err, want, code=1):
 
 
 class Broker(ivtest.Broker):
-    """A real ivnetd: segment lva (16M, 2 vectors) and lvb (8M, 4)."""
+    """A real ivnetd: segment lva (16M, 2 vectors, its admin socket the
+    default lva.sock.admin) and lvb (8M, 4, admin socket lvb-adm.sock)."""
 
     def __init__(self):
         self.sock_b = os.path.join(TMP, "lvb.sock")
+        self.adm_b = os.path.join(TMP, "lvb-adm.sock")
         super().__init__(IVNETD, IVNETCTL, TMP, "lva",
-                         "--segment", f"name=lvb,socket={self.sock_b},size=8M,vectors=4")
+                         "--segment", f"name=lvb,socket={self.sock_b},admin={self.adm_b},"
+                         "size=8M,vectors=4")
+        self.adm = self.sock + ".admin"
 
 
 class FakeBroker:
@@ -171,24 +208,27 @@ def test_attach_list_detach(b):
                          "detach vm2 --segment lva", "list -j")
     if rc or err:
         fail(f"batch: {rc} {err}")
-    want = [f"vm1: attached to segment lva (socket {b.sock}, 2 vectors; config)",
-            f"vm2: attached to segment lva (socket {b.sock}, 2 vectors; config)",
-            f"vm1: attached to segment lvb (socket {b.sock_b}, 4 vectors; config)"]
+    # the admin sockets are the broker's: lvb's custom admin= honoured
+    want = [f"vm1: attached to segment lva (socket {b.sock}, 2 vectors; admin {b.adm}; config)",
+            f"vm2: attached to segment lva (socket {b.sock}, 2 vectors; admin {b.adm}; config)",
+            f"vm1: attached to segment lvb (socket {b.sock_b}, 4 vectors; admin {b.adm_b}; "
+            "config)"]
     if out[:3] != want:
         fail(f"attach output: {out[:3]}")
     first, after, empty = lists(out)
-    rows = [(a["domain"], a["segment"], a["socket"], a["vectors"], a["config"], a["live"],
-             a["state"]) for a in first]
-    if rows != [("vm1", "lva", b.sock, 2, True, False, "running"),
-                ("vm1", "lvb", b.sock_b, 4, True, False, "running"),
-                ("vm2", "lva", b.sock, 2, True, False, "shutoff")]:
+    rows = [(a["domain"], a["segment"], a["socket"], a["vectors"], a["admin"], a["config"],
+             a["live"], a["state"]) for a in first]
+    if rows != [("vm1", "lva", b.sock, 2, b.adm, True, False, "running"),
+                ("vm1", "lvb", b.sock_b, 4, b.adm_b, True, False, "running"),
+                ("vm2", "lva", b.sock, 2, b.adm, True, False, "shutoff")]:
         fail(f"list: {first}")
     if first[0]["uuid"] != UUID1 or first[0]["cputune"] != {"vcpupin": [], "emulatorpin": ""}:
         fail(f"list uuid/cputune: {first[0]}")
     text = [l for l in out if l.startswith("vm") and " segment " in l and ":" not in l]
-    if text != [f"vm1 segment lva socket {b.sock} vectors 2 config state running",
-                f"vm1 segment lvb socket {b.sock_b} vectors 4 config state running",
-                f"vm2 segment lva socket {b.sock} vectors 2 config state shutoff"]:
+    if text != [f"vm1 segment lva socket {b.sock} vectors 2 admin {b.adm} config state running",
+                f"vm1 segment lvb socket {b.sock_b} vectors 4 admin {b.adm_b} config state "
+                "running",
+                f"vm2 segment lva socket {b.sock} vectors 2 admin {b.adm} config state shutoff"]:
         fail(f"text list: {text}")
     if [(a["domain"], a["segment"]) for a in after] != [("vm1", "lvb"), ("vm2", "lva")]:
         fail(f"list after a detach: {after}")
@@ -196,6 +236,14 @@ def test_attach_list_detach(b):
         fail(f"list after detaching everything: {empty}")
     if "vm1: detached from segment lva (config)" not in out:
         fail(f"detach output: {out}")
+    # detach took both devices: a second finds neither, and an attach
+    # afterwards writes both again
+    rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", "detach vm2 --segment lvb",
+                         "attach vm2 --segment lvb", "detach vm2 --segment lvb",
+                         "detach vm2 --segment lvb")
+    expect_error(rc, err, "-:5: vm2 is not attached to segment lvb (config)")
+    if out[2] != out[0] or "admin" not in out[0]:
+        fail(f"attach after a detach: {out}")
     # a fresh connection has the driver file's state again: nothing attached
     rc, out, err = run("-c", URI, "-j", "list")
     if rc or json.loads(out) != {"attachments": []}:
@@ -209,8 +257,8 @@ def test_idempotence(b):
         fail(f"repeated attach: {rc} {err}")
     if out[1:3] != ["vm2: already attached to segment lvb (config): left as it is"] * 2:
         fail(f"repeated attach output: {out}")
-    if [(a["domain"], a["segment"], a["vectors"]) for a in lists(out)[0]] != \
-            [("vm2", "lvb", 4)]:
+    if [(a["domain"], a["segment"], a["vectors"], a["admin"]) for a in lists(out)[0]] != \
+            [("vm2", "lvb", 4, b.adm_b)]:
         fail(f"one device after three attaches: {lists(out)}")
     # the same segment with other settings, or its socket under another name
     for line, want in (
@@ -218,7 +266,11 @@ def test_idempotence(b):
              f"-:2: vm2 is already attached (config) as shmem 'lvb' on socket {b.sock_b} "
              f"with 4 vectors, not as 'lvb' on {b.sock_b} with 8: detach it first"),
             (f"attach vm2 --segment other --socket {b.sock_b} --vectors 4",
-             "vm2 is already attached (config) as shmem 'lvb'")):
+             "vm2 is already attached (config) as shmem 'lvb'"),
+            # the admin device's socket under another segment's admin device
+            (f"attach vm2 --segment other --socket /run/other.sock --admin {b.adm_b}",
+             f"vm2 is already attached (config) as shmem 'lvb:admin' on socket {b.adm_b} "
+             f"with 1 vectors, not as 'other:admin' on {b.adm_b} with 1: detach it first")):
         rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", line, "list -j")
         expect_error(rc, err, want)
         if len(out) != 1:
@@ -226,6 +278,20 @@ def test_idempotence(b):
     rc, out, err = batch(b.ctlp, "attach vm2 --segment lvb", "detach vm2 --segment lvb",
                          "detach vm2 --segment lvb")
     expect_error(rc, err, "-:3: vm2 is not attached to segment lvb (config)")
+    # attached before admin devices: the admin device is added, once
+    rc, out, err = batch(b.ctlp, "list -j", "attach old1 --segment lvb", "list -j",
+                         "attach old1 --segment lvb", "detach old1 --segment lvb",
+                         "detach old1 --segment lvb", uri=URI2)
+    expect_error(rc, err, "-:6: old1 is not attached to segment lvb (config)")
+    before, after = lists(out)
+    if [(a["domain"], a["admin"]) for a in before] != [("old1", "")] or \
+            [(a["domain"], a["vectors"], a["admin"]) for a in after] != [("old1", 4, b.adm_b)]:
+        fail(f"list before and after the admin device was added: {before} {after}")
+    want = [f"old1: on segment lvb already: its admin device added (admin {b.adm_b}; config)",
+            "old1: already attached to segment lvb (config): left as it is",
+            "old1: detached from segment lvb (config)"]
+    if [l for l in out if not l.startswith("{")] != want:
+        fail(f"attach to a definition without the admin device: {out}")
 
 
 def test_errors(b):
@@ -303,12 +369,40 @@ def test_errors(b):
     rc, out, _ = run("--help")
     if rc != 0 or "attach DOMAIN --segment NAME" not in out:
         fail(f"--help: {rc} {out}")
-    # --socket needs no broker
-    rc, out, err = run("-c", URI, "--control", dead, "attach", "vm2", "--segment", "x",
-                       "--socket", "/run/ivnet/x.sock")
-    if rc or "vm2: attached to segment x (socket /run/ivnet/x.sock, 2 vectors; config)" \
-            not in out:
-        fail(f"--socket: {rc} {out} {err}")
+    # --socket needs no broker: its admin socket is ivnetd's default, or --admin
+    for extra, adm in (([], "/run/ivnet/x.sock.admin"), (["--admin", "/run/a"], "/run/a")):
+        rc, out, err = run("-c", URI, "--control", dead, "attach", "vm2", "--segment", "x",
+                           "--socket", "/run/ivnet/x.sock", *extra)
+        if rc or f"vm2: attached to segment x (socket /run/ivnet/x.sock, 2 vectors; admin " \
+                 f"{adm}; config)" not in out:
+            fail(f"--socket {extra}: {rc} {out} {err}")
+    for args, want, code in (
+            (["--admin", "/run/a"], "--admin goes with --socket", 2),
+            (["--socket", "/run/x.sock", "--admin", "rel"], "--admin needs an absolute path", 1),
+            (["--socket", "/run/x.sock", "--admin", "/run/x.sock"],
+             "segment 'x': its admin socket is its socket /run/x.sock", 1),
+            (["--socket", "/" + "s" * 102], "give --admin PATH", 1)):
+        rc, out, err = run("-c", URI, "--control", dead, "attach", "vm2", "--segment", "x",
+                           *args)
+        expect_error(rc, err, want, code)
+    # a broker that names no admin socket (older than admin regions), or a
+    # relative one: refused, nothing changed
+    seg = os.path.join(TMP, "na.sock")
+    ctl = os.path.join(TMP, "na.ctl")
+    for admin, want in ((None, f"segment 'na': ivnetd at {ctl} names no admin socket"),
+                        ("rel.admin", "segment 'na': its admin socket 'rel.admin' is relative"),
+                        ("\u001b", "has an invalid admin socket")):
+        entry = {"name": "na", "socket": seg, "size": 1 << 24, "vectors": 2}
+        if admin is not None:
+            entry["admin"] = admin
+        fake = FakeBroker(ctl, {"-j segment show": json.dumps({"segments": [entry]})})
+        try:
+            rc, out, err = batch(ctl, "attach vm1 --segment na", "list -j", force=True)
+        finally:
+            fake.close()
+        expect_error(rc, err, want)
+        if lists(out) != [[]]:
+            fail(f"a refused admin socket changed the definition: {out}")
 
 
 class PairBroker(ivtest.Broker):
@@ -325,24 +419,25 @@ def test_private_attach(pb):
                          "attach vm1 --segment lvp --private-with vm2", "list -j", "list")
     if rc or err:
         fail(f"private attach: {rc} {err}")
-    want = [f"vm1: attached to segment lvp (socket {pb.sock_p}, 2 vectors; config)",
-            f"vm2: attached to segment lvp (socket {pb.sock_p}, 2 vectors; config)",
+    adm = pb.sock_p + ".admin"
+    want = [f"vm1: attached to segment lvp (socket {pb.sock_p}, 2 vectors; admin {adm}; config)",
+            f"vm2: attached to segment lvp (socket {pb.sock_p}, 2 vectors; admin {adm}; config)",
             "segment lvp: private to vm1 and vm2 (it takes 2 peers)",
             "vm1: already attached to segment lvp (config): left as it is",
             "vm2: already attached to segment lvp (config): left as it is",
             "segment lvp: private to vm1 and vm2 (it takes 2 peers)"]
     if out[:6] != want:
         fail(f"private attach output: {out}")
-    rows = [(a["domain"], a["segment"], a["socket"], a["config"], a["private"],
+    rows = [(a["domain"], a["segment"], a["socket"], a["admin"], a["config"], a["private"],
              a["private_with"]) for a in lists(out)[0]]
-    if rows != [("vm1", "lvp", pb.sock_p, True, True, "vm2"),
-                ("vm2", "lvp", pb.sock_p, True, True, "vm1")]:
+    if rows != [("vm1", "lvp", pb.sock_p, adm, True, True, "vm2"),
+                ("vm2", "lvp", pb.sock_p, adm, True, True, "vm1")]:
         fail(f"list of a private pair: {rows}")
     text = [l for l in out if l.startswith("vm") and " segment " in l and ":" not in l]
-    if text != [f"vm1 segment lvp socket {pb.sock_p} vectors 2 config state running "
-                "private-with vm2",
-                f"vm2 segment lvp socket {pb.sock_p} vectors 2 config state shutoff "
-                "private-with vm1"]:
+    if text != [f"vm1 segment lvp socket {pb.sock_p} vectors 2 admin {adm} config state "
+                "running private-with vm2",
+                f"vm2 segment lvp socket {pb.sock_p} vectors 2 admin {adm} config state "
+                "shutoff private-with vm1"]:
         fail(f"text list of a private pair: {text}")
 
 
@@ -367,6 +462,24 @@ def test_private_refused(pb):
         changed = [a["domain"] for a in lists(out)[0]]
         if changed != (["vm1", "vm2"] if lines[0] == pair else []):
             fail(f"{lines[-1]}: changed {changed}")
+    # a domain with only lvp's admin device is on it too: a third
+    adm = pb.sock_p + ".admin"
+    rc, out, err = batch(pb.ctlp, "attach new1 --segment lvp --private-with old1", "list -j",
+                         uri=URI2, force=True)
+    expect_error(rc, err, "-:1: segment lvp cannot be private to new1 and old1: adm1 (config) "
+                          "is on it too: detach it first")
+    if [a["domain"] for a in lists(out)[0] if a["segment"] == "lvp"]:
+        fail(f"a refused private attach changed {lists(out)}")
+    # that domain itself may be one of the pair: its admin device is the one
+    # attach writes, left as it is
+    rc, out, err = batch(pb.ctlp, "attach adm1 --segment lvp --private-with new1", "list -j",
+                         uri=URI2)
+    rows = [(a["domain"], a["admin"], a["private_with"]) for a in lists(out)[0]
+            if a["segment"] == "lvp"]
+    if rc or err or rows != [("adm1", adm, "new1"), ("new1", adm, "adm1")] or \
+            out[0] != f"adm1: attached to segment lvp (socket {pb.sock_p}, 2 vectors; admin " \
+                      f"{adm}; config)":
+        fail(f"private attach of a domain with the admin device: {rc} {out} {err}")
     rc, out, err = run("-c", URI, "--control", pb.ctlp, "attach", "vm1", "--segment", "lvp",
                        "--private-with", "vm2", "--socket", pb.sock_p)
     if rc != 2 or len(err.splitlines()) != 1 or "not with --socket" not in err or out:
@@ -424,8 +537,8 @@ def test_pin(b):
         fail(f"re-pin: {out}")
 
     seg = os.path.join(TMP, "pl.sock")
-    segments = json.dumps({"segments": [{"name": "pl", "socket": seg, "id": "00",
-                                         "size": 16 << 20, "used": 1, "peers": 0,
+    segments = json.dumps({"segments": [{"name": "pl", "socket": seg, "admin": seg + ".admin",
+                                         "id": "00", "size": 16 << 20, "used": 1, "peers": 0,
                                          "max_peers": 8, "vectors": 2}]}) + "\n"
 
     def placement(policy, cpus):
@@ -488,10 +601,13 @@ FAKE_QEMU = ("import socket, sys, time\n"
              "time.sleep(600)\n")
 
 
-def domain_xml(name, uuid, *servers):
+def domain_xml(name, uuid, *servers, admins=()):
+    """servers: segment devices s0, s1, ...; admins: (name, path) devices."""
     dev = "".join(f"<shmem name='s{i}'><model type='ivshmem-doorbell'/>"
                   f"<server path='{p}'/><msi vectors='2'/></shmem>"
                   for i, p in enumerate(servers))
+    dev += "".join(f"<shmem name='{n}'><model type='ivshmem-doorbell'/>"
+                   f"<server path='{p}'/><msi vectors='1'/></shmem>" for n, p in admins)
     return (f"<domain type='kvm' id='7'><name>{name}</name><uuid>{uuid}</uuid>"
             f"<devices><shmem name='plain'><model type='ivshmem-plain'/></shmem>{dev}"
             f"</devices></domain>")
@@ -505,7 +621,9 @@ def test_hook(b):
                                                                            qemu_b.pid})
     env = {k: v for k, v in os.environ.items() if k != "IVNET_CTL"}
     env["IVNET_CTL"] = os.path.join(TMP, "nothing-here.ctl")
-    xml = domain_xml("vm x", uuid, b.sock, b.sock_b)
+    # admin devices as attach writes them: skipped, never "not labelled"
+    xml = domain_xml("vm x", uuid, b.sock, b.sock_b,
+                     admins=(("lva:admin", b.adm), ("lvb:admin", b.adm_b)))
 
     # events other than started/reconnect/attach: nothing asked, nothing said
     for op in ("prepare", "start", "stopped", "release", "migrate", "restore"):
@@ -526,7 +644,9 @@ def test_hook(b):
             peers[qemu_b.pid]["label"]:
         fail(f"labels after started: {peers}")
     # with IVNET_CTL naming the broker, lvb's peer is found too (reconnect)
+    # (an admin device by another name is known by the broker's admin socket)
     env["IVNET_CTL"] = b.ctlp
+    xml = domain_xml("vm x", uuid, b.sock, b.sock_b, admins=(("mine", b.adm_b),))
     rc, out, err = run("vm x", "reconnect", "begin", "-", stdin=xml, env=env, exe=HOOK)
     if rc or out or err:
         fail(f"hook reconnect: {rc} {out!r} {err!r}")
@@ -585,6 +705,8 @@ def main():
     with open(NODE, "w") as f:
         f.write(NODE_XML)
     b = Broker()
+    with open(NODE2, "w") as f:
+        f.write(NODE2_XML.format(sock_b=b.sock_b, sock_p=os.path.join(TMP, "lvp.sock")))
     for name, fn in (("attach, list, detach", test_attach_list_detach),
                      ("idempotence", test_idempotence),
                      ("errors", test_errors),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * test_libvirt - ivnet-libvirt's pure parts: CPU lists and pin plans, the
- * <shmem> device it writes and finds, <cputune> edits, the label words,
+ * <shmem> devices it writes and finds (a segment's and its admin device),
+ * <cputune> edits, the label words,
  * and the parsers of ivnetd's JSON answers (segments, placement), hostile
  * answers included. libvirt itself is exercised by
  * tests/integration/test_libvirt.py (test driver) and tests/e2e.
@@ -138,6 +139,26 @@ static void test_shmem(void)
 	CHECK(xmlAddChild(ivlv_devices(d), dev));
 	CHECK(ivlv_shmem_find(d, "ivnet", NULL, &one));
 	CHECK(!strcmp(one.server, "/tmp/q'\"<&>.sock") && one.vectors == 2 && one.doorbell);
+
+	/* its admin device: one vector, no ioeventfd, named apart from any
+	 * segment (':' is no segment name's character) */
+	dev = ivlv_shmem_admin_new("ivnet", "/tmp/q&.sock.admin");
+	CHECK(dev);
+	x = ivlv_node_xml(dev);
+	CHECK(x);
+	if (strcmp(x, "<shmem name=\"ivnet:admin\">\n  <model type=\"ivshmem-doorbell\"/>\n"
+		      "  <server path=\"/tmp/q&amp;.sock.admin\"/>\n"
+		      "  <msi vectors=\"1\"/>\n</shmem>")) {
+		fprintf(stderr, "admin device XML:\n%s\n", x);
+		exit(1);
+	}
+	free(x);
+	CHECK(xmlAddChild(ivlv_devices(d), dev));
+	CHECK(ivlv_shmem_find(d, "ivnet:admin", NULL, &one) && one.node == dev);
+	CHECK(one.doorbell && one.vectors == 1 && !strcmp(one.server, "/tmp/q&.sock.admin"));
+	/* the segment's device is not its admin device, by name or socket */
+	CHECK(ivlv_shmem_find(d, "ivnet", "/tmp/q'\"<&>.sock", &one) && one.node != dev);
+	CHECK(ivlv_shmem_find(d, "x", "/tmp/q&.sock.admin", &one) && one.node == dev);
 	xmlFreeDoc(d);
 
 	/* a domain without <devices> gets one */
@@ -149,6 +170,22 @@ static void test_shmem(void)
 	CHECK(!ivlv_devices(d));
 	CHECK_EQ(ivlv_shmem_list(d, s, 4), 0);
 	xmlFreeDoc(d);
+}
+
+static void test_admin_name(void)
+{
+	char buf[IVLV_SHMEM_NAME_LEN];
+
+	ivlv_admin_name("lva", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "lva:admin"));
+	CHECK(ivlv_is_admin_name(buf));
+	CHECK(ivlv_is_admin_name("a.b-c:admin"));
+	/* segment names, which may end in "admin" or ".admin", are not */
+	CHECK(!ivlv_is_admin_name("lva"));
+	CHECK(!ivlv_is_admin_name("lva.admin"));
+	CHECK(!ivlv_is_admin_name("admin"));
+	CHECK(!ivlv_is_admin_name(":admin"));
+	CHECK(!ivlv_is_admin_name("lva:admin2"));
 }
 
 static void test_cputune(void)
@@ -258,6 +295,26 @@ static void test_parse_segments(void)
 	CHECK(ivlv_parse_segments("{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\",\"size\":1,"
 				  "\"vectors\":2,\"max_peers\":0}]}",
 				  &s, &n, err, sizeof(err)) < 0);
+	/* admin: "" when the broker leaves it out, a printable string if there */
+	CHECK_EQ(
+		ivlv_parse_segments("{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\","
+				    "\"admin\":\"/adm/p.a\",\"size\":1,\"vectors\":2},"
+				    "{\"name\":\"q\",\"socket\":\"/q\",\"size\":1,\"vectors\":2}]}",
+				    &s, &n, err, sizeof(err)),
+		0);
+	CHECK(n == 2 && !strcmp(s[0].admin, "/adm/p.a") && !s[1].admin[0]);
+	free(s);
+	for (i = 0; i < 3; i++) {
+		static const char *const bad_admin[] = {"7", "\"\"", "\"/a\\u001b[2J\""};
+		char ans[256];
+
+		snprintf(ans, sizeof(ans),
+			 "{\"segments\":[{\"name\":\"p\",\"socket\":\"/p\",\"admin\":%s,"
+			 "\"size\":1,\"vectors\":2}]}",
+			 bad_admin[i]);
+		CHECK(ivlv_parse_segments(ans, &s, &n, err, sizeof(err)) < 0);
+		CHECK(strstr(err, "invalid admin socket") && !s);
+	}
 	CHECK(ivlv_parse_segments("error: no segment 'x'\n", &s, &n, err, sizeof(err)) < 0);
 	CHECK(!strcmp(err, "ivnetd: no segment 'x'"));
 	CHECK(ivlv_parse_segments("{\"error\":\"busy\"}", &s, &n, err, sizeof(err)) < 0);
@@ -309,6 +366,7 @@ int main(void)
 	test_cpulist();
 	test_pin_plan();
 	test_shmem();
+	test_admin_name();
 	test_cputune();
 	test_label_word();
 	test_parse_segments();

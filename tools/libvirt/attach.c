@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: MIT
 /*
  * attach.c - `attach DOMAIN --segment NAME`: the segment's <shmem> device
- * into the definition (--config, the default) and/or the running domain
- * (--live, a PCI hot-plug), and with --pin the vCPUs pinned.
+ * and its admin device (shmem.c) into the definition (--config, the
+ * default) and/or the running domain (--live, PCI hot-plugs), and with
+ * --pin the vCPUs pinned.
  *
- * The broker resolves NAME to its socket and vector count (and proves it
- * runs); --socket PATH skips it, for a broker that is not up yet.
+ * The broker resolves NAME to its socket, admin socket and vector count
+ * (and proves it runs); --socket PATH skips it, for a broker that is not up
+ * yet (the admin socket is then PATH.admin, ivnetd's default, or --admin).
  *
- * Idempotent: where the domain already has the very same device, that is
- * reported and left alone (exit 0); a device with the segment's name or
- * socket but other settings is an error: detach it first. Everything is
- * checked before anything changes; live goes first, since a hot-plug is
- * what most often fails.
+ * Idempotent: where the domain already has the very same devices, that is
+ * reported and left alone (exit 0); one of the two missing (an attachment
+ * from before admin devices) is added; a device with the segment's name or
+ * socket, or its admin device's, but other settings is an error: detach it
+ * first. Everything is checked before anything changes; live goes first,
+ * since a hot-plug is what most often fails.
  *
  * --private-with OTHER attaches OTHER too, to a segment that must be
  * private to the two (private.c): both domains are checked before either
@@ -24,10 +27,36 @@
 
 enum { ABSENT, SAME };
 
+/* The two devices, in the order they go into a domain: QEMU connects them
+ * in that order, and ivnetd pairs an admin connection with the same
+ * process's segment connection. */
+enum { DEV_SEG, DEV_ADMIN, NDEV };
+
 struct want {
-	struct ivlv_segment seg; /* name, socket and vectors to attach */
+	struct ivlv_segment seg; /* name, sockets and vectors to attach */
 	const char *ctl;	 /* the broker, or NULL with --socket */
+	char admin_name[IVLV_SHMEM_NAME_LEN];
 };
+
+/* Device i as attach writes it. */
+struct dev {
+	const char *name, *server;
+	unsigned vectors;
+};
+
+static struct dev dev_of(const struct want *w, int i)
+{
+	if (i == DEV_SEG)
+		return (struct dev){w->seg.name, w->seg.socket, w->seg.vectors};
+	return (struct dev){w->admin_name, w->seg.admin, IVLV_ADMIN_VECTORS};
+}
+
+static xmlNodePtr dev_new(const struct want *w, int i)
+{
+	if (i == DEV_SEG)
+		return ivlv_shmem_new(w->seg.name, w->seg.socket, w->seg.vectors);
+	return ivlv_shmem_admin_new(w->seg.name, w->seg.admin);
+}
 
 static const char *size_text(uint64_t v, char *buf, size_t n)
 {
@@ -45,6 +74,40 @@ static const char *size_text(uint64_t v, char *buf, size_t n)
 	return buf;
 }
 
+/* The admin socket: the broker's word (a custom admin= included), else
+ * --admin or SOCKET.admin. */
+static int resolve_admin(struct ivlv *c, const struct ivlv_opts *o, struct want *w)
+{
+	struct ivlv_segment *s = &w->seg;
+	int n;
+
+	ivlv_admin_name(s->name, w->admin_name, sizeof(w->admin_name));
+	if (o->socket) {
+		n = o->admin ? snprintf(s->admin, sizeof(s->admin), "%s", o->admin)
+			     : snprintf(s->admin, sizeof(s->admin), "%s%s", s->socket,
+					IVLV_ADMIN_SUFFIX);
+		if (n < 0 || n >= (int)sizeof(s->admin))
+			return ivlv_fail(c,
+					 "--socket %s: its admin socket %s%s is %d bytes or "
+					 "longer: give --admin PATH",
+					 s->socket, s->socket, IVLV_ADMIN_SUFFIX, IVLV_PATH_LEN);
+	} else if (!s->admin[0])
+		return ivlv_fail(
+			c,
+			"segment '%s': ivnetd at %s names no admin socket (it is older "
+			"than admin regions): a guest needs the admin device; update ivnetd",
+			s->name, o->control);
+	else if (s->admin[0] != '/')
+		return ivlv_fail(c,
+				 "segment '%s': its admin socket '%s' is relative (QEMU needs an "
+				 "absolute path: give ivnetd an absolute -S or admin=)",
+				 s->name, s->admin);
+	if (!strcmp(s->admin, s->socket))
+		return ivlv_fail(c, "segment '%s': its admin socket is its socket %s", s->name,
+				 s->socket);
+	return 0;
+}
+
 static int resolve_segment(struct ivlv *c, const struct ivlv_opts *o, struct want *w)
 {
 	char a[32], b[32], err[IVLV_ERRLEN];
@@ -54,7 +117,7 @@ static int resolve_segment(struct ivlv *c, const struct ivlv_opts *o, struct wan
 		snprintf(w->seg.name, sizeof(w->seg.name), "%s", o->segment);
 		snprintf(w->seg.socket, sizeof(w->seg.socket), "%s", o->socket);
 		w->seg.vectors = o->vectors ? o->vectors : 2;
-		return 0;
+		return resolve_admin(c, o, w);
 	}
 	w->ctl = o->control;
 	if (ivlv_broker_segment(o->control, o->segment, &w->seg, err, sizeof(err)))
@@ -73,7 +136,7 @@ static int resolve_segment(struct ivlv *c, const struct ivlv_opts *o, struct wan
 				 o->segment, w->seg.vectors, o->vectors);
 	if (o->vectors)
 		w->seg.vectors = o->vectors;
-	return 0;
+	return resolve_admin(c, o, w);
 }
 
 static int resolve_pin(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_pin *pin)
@@ -119,47 +182,79 @@ out:
 	return ret;
 }
 
-/* Whether doc already puts the domain on the segment: ABSENT, SAME, or -1
- * (a device by that name or on that socket, set up otherwise). */
-static int present(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc, const struct want *w,
+/* Whether doc already has device i: ABSENT, SAME, or -1 (a device by that
+ * name or on that socket, set up otherwise). */
+static int present(struct ivlv *c, virDomainPtr dom, xmlDocPtr doc, const struct want *w, int i,
 		   const char *where)
 {
+	struct dev d = dev_of(w, i);
 	struct ivlv_shmem s;
 
-	if (!ivlv_shmem_find(doc, w->seg.name, w->seg.socket, &s))
+	if (!ivlv_shmem_find(doc, d.name, d.server, &s))
 		return ABSENT;
-	if (s.doorbell && !strcmp(s.name, w->seg.name) && !strcmp(s.server, w->seg.socket) &&
-	    s.vectors == w->seg.vectors)
+	if (s.doorbell && !strcmp(s.name, d.name) && !strcmp(s.server, d.server) &&
+	    s.vectors == d.vectors)
 		return SAME;
 	return ivlv_fail(c,
 			 "%s is already attached (%s) as shmem '%s' on socket %s with %u vectors, "
 			 "not as '%s' on %s with %u: detach it first",
 			 virDomainGetName(dom), where, s.name, s.server[0] ? s.server : "(none)",
-			 s.vectors, w->seg.name, w->seg.socket, w->seg.vectors);
+			 s.vectors, d.name, d.server, d.vectors);
 }
 
-static int hotplug(struct ivlv *c, virDomainPtr dom, const struct want *w)
+static int hotplug(struct ivlv *c, virDomainPtr dom, const struct want *w, int i)
 {
-	xmlNodePtr dev = ivlv_shmem_new(w->seg.name, w->seg.socket, w->seg.vectors);
+	xmlNodePtr dev = dev_new(w, i);
 	char *xml = dev ? ivlv_node_xml(dev) : NULL;
 	int ret = 0;
 
 	if (!xml)
 		ret = ivlv_fail(c, "out of memory");
 	else if (virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE))
-		ret = ivlv_fail(c, "%s: cannot hot-plug the device: %s", virDomainGetName(dom),
-				ivlv_libvirt_error());
+		ret = ivlv_fail(c, "%s: cannot hot-plug the %sdevice: %s", virDomainGetName(dom),
+				i == DEV_ADMIN ? "admin " : "", ivlv_libvirt_error());
 	free(xml);
 	xmlFreeNode(dev);
 	return ret;
 }
 
-static int add_to_definition(struct ivlv *c, xmlDocPtr doc, const struct want *w)
+/* The absent devices, segment first; an admin device refused after its
+ * segment's went in leaves that one: said so, and running the command
+ * again adds the other. */
+static int hotplug_absent(struct ivlv *c, virDomainPtr dom, const struct want *w, const int *state)
 {
-	xmlNodePtr devices = ivlv_devices(doc);
-	xmlNodePtr dev = ivlv_shmem_new(w->seg.name, w->seg.socket, w->seg.vectors);
+	char err[IVLV_ERRLEN];
+	int i, plugged = 0;
 
-	if (!devices || !dev || !xmlAddChild(devices, dev)) {
+	for (i = 0; i < NDEV; i++) {
+		if (state[i] != ABSENT)
+			continue;
+		if (hotplug(c, dom, w, i)) {
+			if (plugged) {
+				memcpy(err, c->err, sizeof(err));
+				ivlv_fail(c,
+					  "%s (the segment's device was hot-plugged all the "
+					  "same: run the command again)",
+					  err);
+			}
+			return -1;
+		}
+		plugged = 1;
+	}
+	return 0;
+}
+
+static int add_to_definition(struct ivlv *c, xmlDocPtr doc, const struct want *w, int i)
+{
+	xmlNodePtr devices = ivlv_devices(doc), dev = dev_new(w, i), at = NULL;
+	struct ivlv_shmem adm;
+
+	/* the segment's device goes before an admin device already there */
+	if (dev && i == DEV_SEG && ivlv_shmem_find(doc, w->admin_name, w->seg.admin, &adm))
+		at = xmlAddPrevSibling(adm.node, dev);
+	else if (dev && devices)
+		at = xmlAddChild(devices, dev);
+	if (!at) {
 		xmlFreeNode(dev);
 		return ivlv_fail(c, "cannot add the device to the definition");
 	}
@@ -180,28 +275,23 @@ static void label_hotplugged(virDomainPtr dom, const struct want *w)
 			virDomainGetName(dom), err);
 }
 
-/* What attach found and did, for its report. */
+/* What attach found and did, for its report: ABSENT or SAME per device,
+ * where asked. */
 struct outcome {
-	int in_cfg, in_live; /* ABSENT or SAME, where asked */
+	int cfg[NDEV], live[NDEV];
 	int pinning;
 };
 
-static void report(struct ivlv *c, const struct ivlv_opts *o, const struct ivlv_target *t,
-		   const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
+static int any_absent(const int *state)
 {
-	int cfg_new = t->config && r->in_cfg == ABSENT, live_new = t->live && r->in_live == ABSENT;
-	int cfg_same = t->config && r->in_cfg == SAME, live_same = t->live && r->in_live == SAME;
+	return state[DEV_SEG] == ABSENT || state[DEV_ADMIN] == ABSENT;
+}
+
+static void report_pin(struct ivlv *c, const struct ivlv_opts *o, const struct ivlv_target *t,
+		       const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
+{
 	char cpus[256];
 
-	if (cfg_new || live_new)
-		fprintf(c->out, "%s: attached to segment %s (socket %s, %u vectors; %s)\n",
-			o->domain, w->seg.name, w->seg.socket, w->seg.vectors,
-			ivlv_where(cfg_new, live_new));
-	if (cfg_same || live_same)
-		fprintf(c->out, "%s: already attached to segment %s (%s): left as it is\n",
-			o->domain, w->seg.name, ivlv_where(cfg_same, live_same));
-	if (!o->pin)
-		return;
 	ivlv_cpulist_format(pin->cpus, IVLV_CPUS_MAX, cpus, sizeof(cpus));
 	if (r->pinning)
 		fprintf(c->out, "%s: vCPUs pinned to %s (%s), emulator to %s (%s)\n", o->domain,
@@ -212,30 +302,58 @@ static void report(struct ivlv *c, const struct ivlv_opts *o, const struct ivlv_
 			o->domain, w->seg.name);
 }
 
+static void report(struct ivlv *c, const struct ivlv_opts *o, const struct ivlv_target *t,
+		   const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
+{
+	int seg_cfg = t->config && r->cfg[DEV_SEG] == ABSENT;
+	int seg_live = t->live && r->live[DEV_SEG] == ABSENT;
+	int adm_cfg = t->config && !seg_cfg && r->cfg[DEV_ADMIN] == ABSENT;
+	int adm_live = t->live && !seg_live && r->live[DEV_ADMIN] == ABSENT;
+	int same_cfg = t->config && !any_absent(r->cfg),
+	    same_live = t->live && !any_absent(r->live);
+
+	if (seg_cfg || seg_live)
+		fprintf(c->out,
+			"%s: attached to segment %s (socket %s, %u vectors; admin %s; %s)\n",
+			o->domain, w->seg.name, w->seg.socket, w->seg.vectors, w->seg.admin,
+			ivlv_where(seg_cfg, seg_live));
+	if (adm_cfg || adm_live)
+		fprintf(c->out,
+			"%s: on segment %s already: its admin device added (admin %s; %s)\n",
+			o->domain, w->seg.name, w->seg.admin, ivlv_where(adm_cfg, adm_live));
+	if (same_cfg || same_live)
+		fprintf(c->out, "%s: already attached to segment %s (%s): left as it is\n",
+			o->domain, w->seg.name, ivlv_where(same_cfg, same_live));
+	if (o->pin)
+		report_pin(c, o, t, w, pin, r);
+}
+
 /* Everything checked, the definition edited in memory first (nothing has
  * changed yet if that fails), then live, then the definition saved. */
 static int apply(struct ivlv *c, const struct ivlv_opts *o, struct ivlv_target *t,
 		 const struct want *w, const struct ivlv_pin *pin, const struct outcome *r)
 {
-	int cfg_new = t->config && r->in_cfg == ABSENT, live_new = t->live && r->in_live == ABSENT;
+	int cfg_new = t->config && any_absent(r->cfg), live_new = t->live && any_absent(r->live);
 	char err[IVLV_ERRLEN];
+	int i;
 
-	if (cfg_new && add_to_definition(c, t->cfg, w))
-		return -1;
+	for (i = 0; cfg_new && i < NDEV; i++)
+		if (r->cfg[i] == ABSENT && add_to_definition(c, t->cfg, w, i))
+			return -1;
 	if (t->config && r->pinning && ivlv_cputune_set(t->cfg, pin, err, sizeof(err)))
 		return ivlv_fail(c, "%s: %s", o->domain, err);
-	if (live_new && hotplug(c, t->dom, w))
+	if (live_new && hotplug_absent(c, t->dom, w, r->live))
 		return -1;
 	if ((cfg_new || (t->config && r->pinning)) && ivlv_domain_define(c, t->dom, t->cfg)) {
 		if (live_new) {
 			memcpy(err, c->err, sizeof(err));
-			ivlv_fail(c, "%s (the running domain got the device all the same)", err);
+			ivlv_fail(c, "%s (the running domain got the devices all the same)", err);
 		}
 		return -1;
 	}
 	if (t->live && r->pinning && ivlv_pin_live(c, t->dom, pin))
 		return -1;
-	if (live_new)
+	if (t->live && r->live[DEV_SEG] == ABSENT)
 		label_hotplugged(t->dom, w);
 	return 0;
 }
@@ -249,12 +367,17 @@ struct side {
 
 static int side_check(struct ivlv *c, struct side *s, const struct want *w)
 {
+	int i;
+
 	if (ivlv_target_open(c, &s->o, &s->t))
 		return -1;
-	if (s->t.config && (s->r.in_cfg = present(c, s->t.dom, s->t.cfg, w, "config")) < 0)
-		return -1;
-	if (s->t.live && (s->r.in_live = present(c, s->t.dom, s->t.run, w, "live")) < 0)
-		return -1;
+	for (i = 0; i < NDEV; i++) {
+		if (s->t.config &&
+		    (s->r.cfg[i] = present(c, s->t.dom, s->t.cfg, w, i, "config")) < 0)
+			return -1;
+		if (s->t.live && (s->r.live[i] = present(c, s->t.dom, s->t.run, w, i, "live")) < 0)
+			return -1;
+	}
 	return 0;
 }
 

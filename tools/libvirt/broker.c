@@ -195,6 +195,20 @@ static int get_max_peers(json_t *o, unsigned *max_peers)
 	return 0;
 }
 
+/* Optional too (a broker before admin sockets: ""), printable if there:
+ * attach puts it in domain XML as a <server path>. */
+static int get_admin(json_t *o, char *admin, size_t n)
+{
+	admin[0] = '\0';
+	if (!json_object_get(o, "admin"))
+		return 0;
+	if (get_str(o, "admin", admin, n) || !printable(admin)) {
+		admin[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
 int ivlv_parse_segments(const char *ans, struct ivlv_segment **segs, int *n, char *err, size_t el)
 {
 	json_t *root = parse_answer(ans, err, el), *arr, *o;
@@ -231,6 +245,10 @@ int ivlv_parse_segments(const char *ans, struct ivlv_segment **segs, int *n, cha
 		s[i].vectors = (unsigned)vectors;
 		if (get_max_peers(o, &s[i].max_peers)) {
 			snprintf(err, el, "ivnetd's segment #%zu has an invalid max_peers", i);
+			goto fail;
+		}
+		if (get_admin(o, s[i].admin, sizeof(s[i].admin))) {
+			snprintf(err, el, "ivnetd's segment #%zu has an invalid admin socket", i);
 			goto fail;
 		}
 	}

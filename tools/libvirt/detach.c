@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
- * detach.c - `detach DOMAIN --segment NAME`: the segment's <shmem> out of
- * the definition (--config, the default) and/or the running domain
- * (--live, a PCI hot-unplug).
+ * detach.c - `detach DOMAIN --segment NAME`: the segment's <shmem> and its
+ * admin device out of the definition (--config, the default) and/or the
+ * running domain (--live, PCI hot-unplugs).
  *
- * No broker is needed: the device is found by its name. A domain that is
- * not on the segment where asked is an error (a mistyped name must not
+ * No broker is needed: the devices are found by their names (shmem.c); a
+ * domain with one of the two loses that one. A domain that is on the
+ * segment with neither where asked is an error (a mistyped name must not
  * pass for success). A hot-unplug needs the guest's consent (ACPI PCI
  * hot-plug): libvirt waits a few seconds for it, then we watch the live
  * XML a while longer before saying the guest has not let go.
@@ -19,34 +20,55 @@
 #define UNPLUG_WAIT_MS 15000
 #define UNPLUG_POLL_MS 200
 
-static int still_there(struct ivlv *c, virDomainPtr dom, const char *name)
+#define NDEV 2 /* the segment's device, its admin device */
+
+/* The domain's devices of the segment into s (segment first); how many. */
+static int find_devices(xmlDocPtr doc, const char *segment, struct ivlv_shmem *s)
+{
+	char name[NDEV][IVLV_SHMEM_NAME_LEN];
+	int i, n = 0;
+
+	snprintf(name[0], sizeof(name[0]), "%s", segment);
+	ivlv_admin_name(segment, name[1], sizeof(name[1]));
+	for (i = 0; doc && i < NDEV; i++)
+		n += ivlv_shmem_find(doc, name[i], NULL, &s[n]);
+	return n;
+}
+
+static int still_there(struct ivlv *c, virDomainPtr dom, const char *segment)
 {
 	xmlDocPtr doc = ivlv_domain_xml(c, dom, 0);
-	struct ivlv_shmem s;
+	struct ivlv_shmem s[NDEV];
 	int found;
 
 	if (!doc)
 		return -1;
-	found = ivlv_shmem_find(doc, name, NULL, &s);
+	found = find_devices(doc, segment, s);
 	xmlFreeDoc(doc);
 	return found;
 }
 
-static int unplug(struct ivlv *c, virDomainPtr dom, const struct ivlv_shmem *s)
+/* Every device asked to go (the admin device first: the reverse of attach),
+ * then watched until the guest has let go of all. */
+static int unplug(struct ivlv *c, virDomainPtr dom, const char *segment, const struct ivlv_shmem *s,
+		  int n)
 {
 	struct timespec step = {.tv_nsec = UNPLUG_POLL_MS * 1000000L};
-	char *xml = ivlv_node_xml(s->node);
-	int waited, ret;
+	int waited, ret, i;
 
-	if (!xml)
-		return ivlv_fail(c, "out of memory");
-	ret = virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE);
-	free(xml);
-	if (ret)
-		return ivlv_fail(c, "%s: cannot unplug the device: %s", virDomainGetName(dom),
-				 ivlv_libvirt_error());
+	for (i = n - 1; i >= 0; i--) {
+		char *xml = ivlv_node_xml(s[i].node);
+
+		if (!xml)
+			return ivlv_fail(c, "out of memory");
+		ret = virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE);
+		free(xml);
+		if (ret)
+			return ivlv_fail(c, "%s: cannot unplug the device %s: %s",
+					 virDomainGetName(dom), s[i].name, ivlv_libvirt_error());
+	}
 	for (waited = 0; waited < UNPLUG_WAIT_MS; waited += UNPLUG_POLL_MS) {
-		ret = still_there(c, dom, s->name);
+		ret = still_there(c, dom, segment);
 		if (ret <= 0)
 			return ret;
 		nanosleep(&step, NULL);
@@ -59,24 +81,26 @@ static int unplug(struct ivlv *c, virDomainPtr dom, const struct ivlv_shmem *s)
 
 int ivlv_detach(struct ivlv *c, const struct ivlv_opts *o)
 {
-	struct ivlv_shmem scfg, slive;
+	struct ivlv_shmem scfg[NDEV], slive[NDEV];
 	struct ivlv_target t;
-	int in_cfg, in_live, ret = -1;
+	int in_cfg, in_live, ret = -1, i;
 
 	if (ivlv_target_open(c, o, &t))
 		goto out;
-	in_cfg = t.cfg && ivlv_shmem_find(t.cfg, o->segment, NULL, &scfg);
-	in_live = t.run && ivlv_shmem_find(t.run, o->segment, NULL, &slive);
+	in_cfg = find_devices(t.cfg, o->segment, scfg);
+	in_live = find_devices(t.run, o->segment, slive);
 	if (!in_cfg && !in_live) {
 		ivlv_fail(c, "%s is not attached to segment %s (%s)", o->domain, o->segment,
 			  ivlv_where(t.config, t.live));
 		goto out;
 	}
-	if (in_live && unplug(c, t.dom, &slive))
+	if (in_live && unplug(c, t.dom, o->segment, slive, in_live))
 		goto out;
 	if (in_cfg) {
-		xmlUnlinkNode(scfg.node);
-		xmlFreeNode(scfg.node);
+		for (i = 0; i < in_cfg; i++) {
+			xmlUnlinkNode(scfg[i].node);
+			xmlFreeNode(scfg[i].node);
+		}
 		if (ivlv_domain_define(c, t.dom, t.cfg))
 			goto out;
 	}

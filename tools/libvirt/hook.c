@@ -6,7 +6,9 @@
  *
  * When a domain has started (or libvirtd reconnects to it), each of its
  * ivshmem-doorbell devices whose server socket belongs to an ivnetd segment
- * gets the domain's name and UUID as its peer label. The broker is found
+ * gets the domain's name and UUID as its peer label. Admin devices (named
+ * SEGMENT:admin, or on a segment's admin socket) are no peers: skipped,
+ * silently. The broker is found
  * from the socket: ivnetd's default control socket is the segment's socket
  * plus ".ctl"; else --control, $IVNET_CTL, or the default. On stopped or
  * release there is nothing to do: the broker sees QEMU leave.
@@ -118,7 +120,8 @@ static int same_socket(const char *a, const char *b)
 
 #define CTL_LEN (IVLV_PATH_LEN + 8)
 
-/* The ivnetd segment served at socket path: its control socket into ctl. */
+/* The ivnetd segment served at socket path: its control socket into ctl.
+ * 0, 1 if server is the segment's admin socket, -1 if no broker says. */
 static int find_segment(const char *server, const char *fallback, char ctl[CTL_LEN],
 			struct ivlv_segment *seg)
 {
@@ -134,7 +137,9 @@ static int find_segment(const char *server, const char *fallback, char ctl[CTL_L
 			continue;
 		if (ivlv_broker_segments(cand[i], &s, &n, err, sizeof(err)))
 			continue;
-		for (k = 0; k < n && !same_socket(s[k].socket, server); k++)
+		for (k = 0; k < n && !same_socket(s[k].socket, server) &&
+			    !(s[k].admin[0] && same_socket(s[k].admin, server));
+		     k++)
 			;
 		if (k < n) {
 			*seg = s[k];
@@ -142,7 +147,7 @@ static int find_segment(const char *server, const char *fallback, char ctl[CTL_L
 		}
 		free(s);
 		if (k < n)
-			return 0;
+			return !same_socket(seg->socket, server);
 	}
 	return -1;
 }
@@ -153,17 +158,18 @@ static void label_devices(const struct ivlv_opts *o, xmlDocPtr doc, const char *
 	char uuid[VIR_UUID_STRING_BUFLEN], ctl[CTL_LEN], err[IVLV_ERRLEN];
 	struct ivlv_segment seg;
 	pid_t pid = qemu_pid(name);
-	int n = ivlv_shmem_list(doc, s, DEVICES_MAX), i;
+	int n = ivlv_shmem_list(doc, s, DEVICES_MAX), i, found;
 
 	text_of(doc, "uuid", uuid, sizeof(uuid));
 	for (i = 0; i < n; i++) {
-		if (!s[i].doorbell || s[i].server[0] != '/')
+		if (!s[i].doorbell || s[i].server[0] != '/' || ivlv_is_admin_name(s[i].name))
 			continue;
-		if (find_segment(s[i].server, o->control, ctl, &seg)) {
+		found = find_segment(s[i].server, o->control, ctl, &seg);
+		if (found < 0)
 			fprintf(log, "ivnet hook: %s: no running ivnetd serves %s: not labelled\n",
 				name, s[i].server);
+		if (found)
 			continue;
-		}
 		if (ivlv_label_domain(ctl, seg.name, name, uuid, pid, err, sizeof(err)))
 			fprintf(log, "ivnet hook: %s: %s\n", name, err);
 	}

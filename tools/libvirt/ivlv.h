@@ -4,8 +4,10 @@
  *
  * A domain joins a segment through a <shmem> device of model
  * ivshmem-doorbell whose <server path> is the segment's socket: QEMU then
- * joins ivnetd exactly as it joins ivshmem-server. This tool writes that
- * device into the persistent definition (and hot-plugs it), pins vCPUs from
+ * joins ivnetd exactly as it joins ivshmem-server. A second one, on the
+ * segment's admin socket, gives the guest the broker's own word on the
+ * header and peer table (abi/ivnet_shm.h, "admin region"). This tool writes
+ * both devices into the persistent definition (and hot-plugs them), pins vCPUs from
  * a CPU list or the broker's placement, lists who is on which segment, and
  * is the libvirt hook that labels peers with domain names.
  *
@@ -40,6 +42,7 @@ struct ivlv_opts {
 	const char *domain;
 	const char *segment;
 	const char *socket; /* --socket: no broker is asked */
+	const char *admin;  /* --admin, with --socket: NULL for SOCKET.admin */
 	unsigned vectors;   /* 0: the segment's */
 	uint64_t size;	    /* 0: not checked */
 	int live, config;
@@ -63,6 +66,7 @@ int ivlv_fail(struct ivlv *c, const char *fmt, ...) __attribute__((format(printf
 struct ivlv_segment {
 	char name[IVLV_NAME_LEN];
 	char socket[IVLV_PATH_LEN];
+	char admin[IVLV_PATH_LEN]; /* the admin socket; "": the broker did not say */
 	uint64_t size;
 	unsigned vectors;
 	unsigned max_peers; /* 0: the broker did not say */
@@ -121,16 +125,29 @@ void ivlv_target_close(struct ivlv_target *t);
 /* "config", "live", "config, live": where a change went. */
 const char *ivlv_where(int config, int live);
 
-/* shmem.c: the <shmem> device. */
+/* shmem.c: the <shmem> devices. A segment's is named as the segment, its
+ * admin device as the segment with IVLV_ADMIN_TAG appended: ':' is no
+ * character of a segment name, so neither name can be another segment's. */
+#define IVLV_ADMIN_TAG ":admin"
+#define IVLV_ADMIN_SUFFIX ".admin" /* ivnetd's default admin socket: SOCKET.admin */
+#define IVLV_ADMIN_VECTORS 1	   /* no doorbell goes through the admin device */
+#define IVLV_SHMEM_NAME_LEN 256
+
 struct ivlv_shmem {
 	xmlNodePtr node;
-	char name[256];
+	char name[IVLV_SHMEM_NAME_LEN];
 	char server[IVLV_PATH_LEN + 1];
 	unsigned vectors;
 	int doorbell; /* model ivshmem-doorbell */
 };
 
 xmlNodePtr ivlv_shmem_new(const char *name, const char *server, unsigned vectors);
+/* The admin device of segment on socket admin. */
+xmlNodePtr ivlv_shmem_admin_new(const char *segment, const char *admin);
+/* segment's admin device name into buf (IVLV_SHMEM_NAME_LEN). */
+void ivlv_admin_name(const char *segment, char *buf, size_t n);
+/* Whether a <shmem> name is an admin device's as ivnet-libvirt names them. */
+int ivlv_is_admin_name(const char *name);
 /* The device as XML text for virDomain{At,De}tachDeviceFlags (malloc'd). */
 char *ivlv_node_xml(xmlNodePtr node);
 /* Every <shmem> of the domain document, up to max; returns how many. */

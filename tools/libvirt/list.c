@@ -2,18 +2,22 @@
 /*
  * list.c - `list [-j]`: which domains are on which segment, from their
  * definitions and running XML: every ivshmem-doorbell <shmem> with a
- * server socket, one line (or JSON object) per domain and device, through
+ * server socket, one line (or JSON object) per domain and device, with the
+ * socket of the segment's admin device (named SEGMENT:admin; "none" if the
+ * domain has none, and never a line of its own), through
  * the printer ivnetd uses (host/util/print.c), with the domain's pinning (from
  * its definition, or the running XML of a transient domain), and whether the
  * segment is private (the broker, asked once if any device is listed, says
  * it takes two peers) with the other domain on it:
  *
- *   vm1 segment ivnet socket /run/ivnet/ivnet.sock vectors 2 config live state running
+ *   vm1 segment ivnet socket /run/ivnet/ivnet.sock vectors 2
+ *       admin /run/ivnet/ivnet.sock.admin config live state running
  *       vcpu0 0-3 vcpu1 0-3 emulator 0-3
- *   vm1 segment pair socket /run/ivnet/pair.sock vectors 2 config state running
- *       private-with vm2
+ *   vm1 segment pair socket /run/ivnet/pair.sock vectors 2 admin none config
+ *       state running private-with vm2
  *   {"attachments":[{"domain":"vm1","uuid":"..","segment":"ivnet",
- *     "socket":"/run/ivnet/ivnet.sock","vectors":2,"config":true,"live":true,
+ *     "socket":"/run/ivnet/ivnet.sock","vectors":2,
+ *     "admin":"/run/ivnet/ivnet.sock.admin","config":true,"live":true,
  *     "state":"running","private":false,"private_with":"",
  *     "cputune":{"vcpupin":[{"vcpu":0,"cpuset":"0-3"},..],"emulatorpin":"0-3"}}]}
  */
@@ -27,6 +31,7 @@
 
 struct row {
 	struct ivlv_shmem dev;
+	char admin[IVLV_PATH_LEN + 1]; /* its admin device's socket, or "" */
 	int config, live;
 };
 
@@ -56,6 +61,18 @@ static const char *state_name(virDomainPtr dom)
 	}
 }
 
+/* The socket of segment's admin device among s, into row's if it has none. */
+static void admin_of(const struct ivlv_shmem *s, int k, struct row *row)
+{
+	char name[IVLV_SHMEM_NAME_LEN];
+	int i;
+
+	ivlv_admin_name(row->dev.name, name, sizeof(name));
+	for (i = 0; i < k && !row->admin[0]; i++)
+		if (s[i].doorbell && !strcmp(s[i].name, name))
+			memcpy(row->admin, s[i].server, sizeof(row->admin));
+}
+
 /* The doc's devices into rows, merged with those already there when the
  * same device is in the definition and the running domain. */
 static int collect(xmlDocPtr doc, struct row *rows, int n, int live)
@@ -64,7 +81,7 @@ static int collect(xmlDocPtr doc, struct row *rows, int n, int live)
 	int k = doc ? ivlv_shmem_list(doc, s, DEVICES_MAX) : 0, i, j;
 
 	for (i = 0; i < k; i++) {
-		if (!s[i].doorbell || !s[i].server[0])
+		if (!s[i].doorbell || !s[i].server[0] || ivlv_is_admin_name(s[i].name))
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(rows[j].dev.name, s[i].name) &&
@@ -77,6 +94,7 @@ static int collect(xmlDocPtr doc, struct row *rows, int n, int live)
 			memset(&rows[n], 0, sizeof(rows[n]));
 			rows[n++].dev = s[i];
 		}
+		admin_of(s, k, &rows[j]);
 		if (live)
 			rows[j].live = 1;
 		else
@@ -211,6 +229,8 @@ static void show_domain(struct pr *p, struct privacy *pv, int self)
 		pr_str(p, "segment", " segment %s", rows[i].dev.name);
 		pr_str(p, "socket", " socket %s", rows[i].dev.server);
 		pr_u64(p, "vectors", " vectors %llu", rows[i].dev.vectors);
+		pr_str(p, "admin", " admin %s",
+		       rows[i].admin[0] || p->json ? rows[i].admin : "none");
 		pr_bool(p, "config", " config", rows[i].config);
 		pr_bool(p, "live", " live", rows[i].live);
 		pr_str(p, "state", " state %s", state);

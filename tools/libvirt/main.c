@@ -2,8 +2,8 @@
 /*
  * ivnet-libvirt - put libvirt domains on ivnet segments (see ivlv.h).
  *
- *   ivnet-libvirt [OPTIONS] attach DOMAIN --segment NAME [--socket PATH]
- *                 [--vectors N] [--size SIZE] [--config] [--live]
+ *   ivnet-libvirt [OPTIONS] attach DOMAIN --segment NAME [--socket PATH
+ *                 [--admin PATH]] [--vectors N] [--size SIZE] [--config] [--live]
  *                 [--pin CPULIST|broker] [--private-with OTHER]
  *   ivnet-libvirt [OPTIONS] detach DOMAIN --segment NAME [--config] [--live]
  *   ivnet-libvirt [OPTIONS] [-j] list
@@ -43,6 +43,7 @@ enum {
 	O_BATCH = 1 << 8,
 	O_FORCE = 1 << 9,
 	O_PRIVATE = 1 << 10,
+	O_ADMIN = 1 << 11,
 };
 
 /* a table, two a line */
@@ -55,7 +56,7 @@ static const struct option long_opts[] = {
 	{"vectors", required_argument, NULL, 'n'}, {"size", required_argument, NULL, 'l'},
 	{"live", no_argument, NULL, 'L'},	   {"config", no_argument, NULL, 'G'},
 	{"pin", required_argument, NULL, 'p'},	   {"private-with", required_argument, NULL, 'P'},
-	{NULL, 0, NULL, 0},
+	{"admin", required_argument, NULL, 'A'},   {NULL, 0, NULL, 0},
 };
 /* clang-format on */
 
@@ -65,7 +66,9 @@ static const struct {
 	int nargs; /* arguments after the verb; -1: two or more (hook) */
 } verbs[] = {
 	{"attach",
-	 O_SEGMENT | O_SOCKET | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN | O_PRIVATE, 1},
+	 O_SEGMENT | O_SOCKET | O_ADMIN | O_VECTORS | O_SIZE | O_LIVE | O_CONFIG | O_PIN |
+		 O_PRIVATE,
+	 1},
 	{"detach", O_SEGMENT | O_LIVE | O_CONFIG, 1},
 	{"list", O_JSON, 0},
 	{"hook", 0, -1},
@@ -84,7 +87,8 @@ struct cmdline {
 static void usage(void)
 {
 	fputs("usage: ivnet-libvirt [-c URI] [--control PATH] COMMAND ...\n"
-	      "  attach DOMAIN --segment NAME [--socket PATH] [--vectors N] [--size SIZE]\n"
+	      "  attach DOMAIN --segment NAME [--socket PATH [--admin PATH]] [--vectors N]\n"
+	      "                [--size SIZE]\n"
 	      "                [--config] [--live] [--pin CPULIST|broker] [--private-with OTHER]\n"
 	      "  detach DOMAIN --segment NAME [--config] [--live]\n"
 	      "  list [-j]\n"
@@ -170,6 +174,14 @@ static int parse_option(struct cmdline *cl, int opt, const char *arg)
 			       : bad_value(cl,
 					   "--socket needs an absolute path shorter than %d bytes",
 					   IVLV_PATH_LEN);
+	case 'A':
+		cl->given |= O_ADMIN;
+		o->admin = arg;
+		return arg[0] == '/' && strlen(arg) < IVLV_PATH_LEN
+			       ? 0
+			       : bad_value(cl,
+					   "--admin needs an absolute path shorter than %d bytes",
+					   IVLV_PATH_LEN);
 	case 'n':
 		cl->given |= O_VECTORS;
 		return parse_vectors(arg, &o->vectors)
@@ -247,6 +259,8 @@ static int parse(struct cmdline *cl, int argc, char **argv)
 	cl->o.domain = nargs ? argv[optind] : NULL;
 	if (verbs[i].nargs == 1 && !cl->o.segment)
 		return bad(cl, "%s needs --segment NAME", cl->verb);
+	if ((cl->given & O_ADMIN) && !(cl->given & O_SOCKET))
+		return bad(cl, "--admin goes with --socket (the broker names its admin socket)");
 	if ((cl->given & O_PRIVATE) && (cl->given & O_SOCKET))
 		return bad(cl, "--private-with takes the segment's peer limit from the broker: "
 			       "not with --socket");

@@ -41,11 +41,22 @@ int ivlv_same_domain(virDomainPtr a, virDomainPtr b)
 	return !memcmp(ua, ub, sizeof(ua));
 }
 
+/* Whether doc has a device on seg: its own, or its admin device (a third
+ * QEMU on the admin socket would see the pair's MACs and state). */
+static int has_device(xmlDocPtr doc, const struct ivlv_segment *seg)
+{
+	char admin[IVLV_SHMEM_NAME_LEN];
+	struct ivlv_shmem s;
+
+	ivlv_admin_name(seg->name, admin, sizeof(admin));
+	return ivlv_shmem_find(doc, seg->name, seg->socket, &s) ||
+	       ivlv_shmem_find(doc, admin, seg->admin, &s);
+}
+
 /* "config", "live" or NULL: where dom has a device on seg. A document
  * libvirt cannot give is a domain going away, not a third peer. */
 static const char *on_segment(struct ivlv *c, virDomainPtr dom, const struct ivlv_segment *seg)
 {
-	struct ivlv_shmem s;
 	const char *where = NULL;
 	xmlDocPtr doc;
 	int inactive;
@@ -54,7 +65,7 @@ static const char *on_segment(struct ivlv *c, virDomainPtr dom, const struct ivl
 		if ((inactive ? virDomainIsPersistent(dom) : virDomainIsActive(dom)) != 1)
 			continue;
 		doc = ivlv_domain_xml(c, dom, inactive);
-		if (doc && ivlv_shmem_find(doc, seg->name, seg->socket, &s))
+		if (doc && has_device(doc, seg))
 			where = inactive ? "config" : "live";
 		xmlFreeDoc(doc);
 	}

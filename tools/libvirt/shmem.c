@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * shmem.c - the <shmem> device that puts a domain on a segment:
+ * shmem.c - the <shmem> devices that put a domain on a segment, the
+ * segment's and, after it, its admin device:
  *
  *   <shmem name='SEGMENT'>
  *     <model type='ivshmem-doorbell'/>
  *     <server path='SOCKET'/>
  *     <msi vectors='N' ioeventfd='on'/>
  *   </shmem>
+ *   <shmem name='SEGMENT:admin'>
+ *     <model type='ivshmem-doorbell'/>
+ *     <server path='ADMIN_SOCKET'/>
+ *     <msi vectors='1'/>
+ *   </shmem>
  *
  * No <size>: the server hands QEMU the region, and libvirt refuses a size
- * for ivshmem-doorbell. Built and read with libxml2, never pasted as text
- * (names and paths are escaped by the serializer).
+ * for ivshmem-doorbell. The admin device rings no doorbell: one vector
+ * (QEMU's least), no ioeventfd. Built and read with libxml2, never pasted
+ * as text (names and paths are escaped by the serializer).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -56,7 +63,7 @@ xmlNodePtr ivlv_devices(xmlDocPtr doc)
 	return dev ? dev : xmlNewChild(root, NULL, BAD_CAST "devices", NULL);
 }
 
-xmlNodePtr ivlv_shmem_new(const char *name, const char *server, unsigned vectors)
+static xmlNodePtr shmem_new(const char *name, const char *server, unsigned vectors, int ioeventfd)
 {
 	xmlNodePtr n = xmlNewNode(NULL, BAD_CAST "shmem"), m;
 	char v[16];
@@ -74,12 +81,37 @@ xmlNodePtr ivlv_shmem_new(const char *name, const char *server, unsigned vectors
 		goto fail;
 	m = xmlNewChild(n, NULL, BAD_CAST "msi", NULL);
 	if (!m || !xmlNewProp(m, BAD_CAST "vectors", BAD_CAST v) ||
-	    !xmlNewProp(m, BAD_CAST "ioeventfd", BAD_CAST "on"))
+	    (ioeventfd && !xmlNewProp(m, BAD_CAST "ioeventfd", BAD_CAST "on")))
 		goto fail;
 	return n;
 fail:
 	xmlFreeNode(n);
 	return NULL;
+}
+
+xmlNodePtr ivlv_shmem_new(const char *name, const char *server, unsigned vectors)
+{
+	return shmem_new(name, server, vectors, 1);
+}
+
+void ivlv_admin_name(const char *segment, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s", segment, IVLV_ADMIN_TAG);
+}
+
+int ivlv_is_admin_name(const char *name)
+{
+	size_t n = strlen(name), k = strlen(IVLV_ADMIN_TAG);
+
+	return n > k && !strcmp(name + n - k, IVLV_ADMIN_TAG);
+}
+
+xmlNodePtr ivlv_shmem_admin_new(const char *segment, const char *admin)
+{
+	char name[IVLV_SHMEM_NAME_LEN];
+
+	ivlv_admin_name(segment, name, sizeof(name));
+	return shmem_new(name, admin, IVLV_ADMIN_VECTORS, 0);
 }
 
 char *ivlv_node_xml(xmlNodePtr node)
