@@ -921,12 +921,13 @@ def stop_forger(ctx, h):
            f'ivnet-hostile --forge-table stopped early or failed ({h.returncode}):\n{out}'
            f'{err[-3000:]}')
     try:
-        s = json.loads(out.strip().splitlines()[-1])['forge']
+        line = next(ln for ln in out.splitlines() if ln.startswith('{"forge"'))
+        s = json.loads(line)['forge']
         # unicast it received for the victim, and for the MAC it claimed as
         # a forged uplink's
         return {'rounds': s['rounds'], 'rx_victim': s['rx_target'],
                 'rx_misrouted': s['rx_target'] + s['rx_unknown']}
-    except (ValueError, IndexError, KeyError):
+    except (ValueError, StopIteration, KeyError):
         raise Failure(f'ivnet-hostile --forge-table printed no summary:\n{out}{err[-3000:]}')
 
 

@@ -149,11 +149,13 @@ def scenario(env, kernel, initrd):
     uuid = {n: lv.virsh('domuuid', n).stdout.strip() for n in names.values()}
 
     out = env.ivlv('attach', a, '--segment', SEGMENT)
-    expect(f'{a}: attached to segment {SEGMENT} (socket {env.sock}, 2 vectors; config)' in out,
-           'attach A output')
+    expect(f'{a}: attached to segment {SEGMENT} (socket {env.sock}, 2 vectors; '
+           f'admin {env.sock}.admin; config)' in out, f'attach A output: {out}')
     xml = env.xml(a, inactive=True)
-    expect(shmem_devices(xml) == [SEGMENT] and "<model type='ivshmem-doorbell'/>" in xml and
+    expect(shmem_devices(xml) == [SEGMENT, f'{SEGMENT}:admin'] and
+           "<model type='ivshmem-doorbell'/>" in xml and
            f"<server path='{env.sock}'/>" in xml and
+           f"<server path='{env.sock}.admin'/>" in xml and
            "<msi vectors='2' ioeventfd='on'/>" in xml, f'A definition:\n{xml}')
     expect(env.ivlv('attach', a, '--segment', SEGMENT) ==
            f'{a}: already attached to segment {SEGMENT} (config): left as it is\n',
@@ -173,12 +175,14 @@ def scenario(env, kernel, initrd):
     ok('the hook labelled A\'s peer with its name and UUID')
 
     out = env.ivlv('attach', b, '--segment', SEGMENT, '--live', '--config', '--pin', '0')
-    expect(f'{b}: attached to segment {SEGMENT} (socket {env.sock}, 2 vectors; config, live)'
-           in out and f'{b}: vCPUs pinned to 0 (pack), emulator to 0 (config, live)' in out,
+    expect(f'{b}: attached to segment {SEGMENT} (socket {env.sock}, 2 vectors; '
+           f'admin {env.sock}.admin; config, live)' in out and f'{b}: vCPUs pinned to 0 (pack), emulator to 0 (config, live)' in out,
            'attach B output')
     for inactive in (False, True):
         xml = env.xml(b, inactive)
-        expect(shmem_devices(xml) == [SEGMENT] and f"<server path='{env.sock}'/>" in xml and
+        expect(shmem_devices(xml) == [SEGMENT, f'{SEGMENT}:admin'] and
+               f"<server path='{env.sock}'/>" in xml and
+               f"<server path='{env.sock}.admin'/>" in xml and
                "<vcpupin vcpu='0' cpuset='0'/>" in xml and "<emulatorpin cpuset='0'/>" in xml,
                f'B {"definition" if inactive else "live XML"}:\n{xml}')
     wait_for('B\'s guest to see the hot-plugged device', lambda: has_ivshmem(gb))
