@@ -26,15 +26,12 @@ import fcntl
 import json
 import mmap
 import os
-import queue
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
@@ -53,65 +50,9 @@ SEALS = 0x1 | 0x2 | 0x4  # F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW
 FORGE_S = 8
 
 
-class Endpoint:
-    """An ep_tool process; its JSON lines are collected in the background."""
-
-    def __init__(self, broker, *extra):
-        self.proc = ivtest.spawn([EP_TOOL, broker.sock, "--report-ms", "100", *extra],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.lines = queue.Queue()
-        self.errors = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.joined = self.next_event("joined")
-
-    def _read(self):
-        for line in self.proc.stdout:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev["event"] == "error":
-                self.errors.append(ev)
-            self.lines.put(ev)
-
-    def next_event(self, kind, timeout=10):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                ev = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    break
-                continue
-            if ev["event"] == "error":
-                fail(f"endpoint {self.proc.pid} error: {ev}")
-            if ev["event"] == kind:
-                return ev
-        fail(f"no '{kind}' from endpoint {self.proc.pid} (exit {self.proc.poll()}): "
-             f"{self.proc.stderr.read() if self.proc.poll() is not None else ''}")
-
-    def reports(self):
-        """Every report since the last call (at least one)."""
-        out = [self.next_event("report")]
-        while not self.lines.empty():
-            ev = self.lines.get()
-            if ev["event"] == "error":
-                fail(f"endpoint {self.proc.pid} error: {ev}")
-            if ev["event"] == "report":
-                out.append(ev)
-        return out
-
-    @property
-    def id(self):
-        return self.joined["id"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
-        if self.errors:
-            fail(f"endpoint {self.proc.pid} errors: {self.errors}")
-        ivtest.sanitizer_clean(self.proc.stderr.read(), f"ep_tool {self.proc.pid}")
+def Endpoint(broker, *extra):
+    """An ep_tool endpoint on broker's segment (ivtest.EpTool)."""
+    return ivtest.EpTool(EP_TOOL, broker.sock, *extra)
 
 
 def connect(path):

@@ -8,15 +8,12 @@ usage: test_broker.py IVNETD IVNETCTL EP_TOOL
 """
 import json
 import os
-import queue
 import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 
 sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
@@ -32,75 +29,9 @@ def Broker(name, *extra, **kw):
     return ivtest.Broker(IVNETD, IVNETCTL, TMP, name, *extra, **kw)
 
 
-class Endpoint:
-    """An ep_tool process; its JSON lines are collected in the background."""
-
-    def __init__(self, broker, *extra):
-        self.proc = subprocess.Popen([EP_TOOL, broker.sock, "--report-ms", "100", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     text=True)
-        self.lines = queue.Queue()
-        self.last = None
-        self.errors = []
-        threading.Thread(target=self._read, daemon=True).start()
-        self.joined = self.next_event("joined")
-
-    def _read(self):
-        for line in self.proc.stdout:
-            try:
-                ev = json.loads(line)
-            except ValueError:
-                continue
-            if ev["event"] == "error":
-                self.errors.append(ev)
-            self.lines.put(ev)
-
-    def next_event(self, kind, timeout=10):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            try:
-                ev = self.lines.get(timeout=0.1)
-            except queue.Empty:
-                if self.proc.poll() is not None and self.lines.empty():
-                    break
-                continue
-            if ev["event"] == "report":
-                self.last = ev
-            if ev["event"] == "error":
-                fail(f"endpoint error: {ev}")
-            if ev["event"] == kind:
-                return ev
-        fail(f"no '{kind}' from endpoint (exit {self.proc.poll()}): "
-             f"{self.proc.stderr.read() if self.proc.poll() is not None else ''}")
-
-    def report(self):
-        """The newest report."""
-        ev = self.next_event("report")
-        while not self.lines.empty():
-            e = self.lines.get()
-            if e["event"] == "error":
-                fail(f"endpoint error: {e}")
-            if e["event"] == "report":
-                ev = e
-        self.last = ev
-        return ev
-
-    @property
-    def id(self):
-        return self.joined["id"]
-
-    def rx_from(self, other):
-        return self.report()["rx"].get(str(other.id), 0)
-
-    def kill(self):
-        self.proc.kill()
-        self.proc.wait()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
-        if self.errors:
-            fail(f"endpoint errors: {self.errors}")
+def Endpoint(broker, *extra):
+    """An ep_tool endpoint on broker's segment (ivtest.EpTool)."""
+    return ivtest.EpTool(EP_TOOL, broker.sock, *extra)
 
 
 # ------------------------------------------------------- raw protocol client

@@ -15,6 +15,8 @@ Anything else (a bug in a script) ends in Python's traceback, exit 1.
 - cpulist(), allowed(), llc_of(), cpuset_reason(): CPUs and cgroups, as
   the kernel reports them (the placement tests)
 - hugepages(): huge pages reserved for a with block, the count put back
+- EpTool: a tests/peers/ep_tool endpoint, its JSON events read in the
+  background
 - Broker: a real ivnetd on a socket in a work directory, asked through
   ivnetctl, stopped with SIGTERM and checked for a clean exit
 """
@@ -22,6 +24,7 @@ import array
 import contextlib
 import json
 import os
+import queue
 import signal
 import socket
 import struct
@@ -236,6 +239,80 @@ def cpuset_reason():
 
 
 # --------------------------------------------------------------- broker
+
+class EpTool:
+    """An ep_tool process on SOCK (extra: its options); its JSON lines are
+    collected in the background, errors fail the test."""
+
+    def __init__(self, ep_tool, sock, *extra):
+        self.proc = spawn([ep_tool, sock, "--report-ms", "100", *extra],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        self.errors = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.joined = self.next_event("joined")
+
+    def _read(self):
+        for line in self.proc.stdout:
+            try:
+                ev = json.loads(line)
+            except ValueError:
+                continue
+            if ev["event"] == "error":
+                self.errors.append(ev)
+            self.lines.put(ev)
+
+    def next_event(self, kind, timeout=10):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            try:
+                ev = self.lines.get(timeout=0.1)
+            except queue.Empty:
+                if self.proc.poll() is not None and self.lines.empty():
+                    break
+                continue
+            if ev["event"] == "error":
+                fail(f"endpoint {self.proc.pid} error: {ev}")
+            if ev["event"] == kind:
+                return ev
+        fail(f"no '{kind}' from endpoint {self.proc.pid} (exit {self.proc.poll()}): "
+             f"{self.proc.stderr.read() if self.proc.poll() is not None else ''}")
+
+    def reports(self):
+        """Every report since the last call (at least one)."""
+        out = [self.next_event("report")]
+        while not self.lines.empty():
+            ev = self.lines.get()
+            if ev["event"] == "error":
+                fail(f"endpoint {self.proc.pid} error: {ev}")
+            if ev["event"] == "report":
+                out.append(ev)
+        return out
+
+    def report(self):
+        """The newest report."""
+        return self.reports()[-1]
+
+    @property
+    def id(self):
+        return self.joined["id"]
+
+    def rx_from(self, other):
+        """Verified frames received from other so far."""
+        return self.report()["rx"].get(str(other.id), 0)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=10)
+        if self.errors:
+            fail(f"endpoint {self.proc.pid} errors: {self.errors}")
+        sanitizer_clean(self.proc.stderr.read(), f"ep_tool {self.proc.pid}")
+
 
 class Broker:
     """A real ivnetd in the foreground: segment NAME on WORKDIR/NAME.sock
